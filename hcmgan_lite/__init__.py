@@ -1,0 +1,13 @@
+"""HC-MGAN Lite: top-down hierarchical clustering of images with multi-generator GANs.
+
+A compact implementation of HC-MGAN (de Mello, Assuncao & Murai, AAAI 2022)
+that runs on CPU and GPU alike.
+"""
+from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
+from .estimator import HCMGAN
+from .metrics import ari, class_mass_table, cluster_acc, evaluate, mean_per_class_acc, nmi
+from .settings import Settings, get_settings, pick_device
+from .training import CollapseError, SplitGAN, raw_split, refine
+from .tree import Node, Tree, grow_tree
+
+__version__ = "0.1.0"

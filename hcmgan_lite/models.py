@@ -1,0 +1,138 @@
+"""Networks of HC-MGAN (supplement, Table 2), written as *groups*.
+
+Every module here holds ``k`` independent copies of the same network and runs
+them as one computation: a tensor of shape ``(k, B, ...)`` goes in, and copy
+``j`` only ever sees slice ``j``.  With ``k = 1`` these are plain networks; the
+raw split uses a generator group of two (``G_alpha``, ``G_beta``) and one
+discriminator/classifier, the refinement uses two of each (groups *l* and *m*)
+and trains them together instead of one after the other.
+
+The copies are packed along the channel axis and run with grouped
+convolutions, so they never exchange information: the gradient of copy ``j``'s
+loss reaches copy ``j``'s parameters only.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class GroupLinear(nn.Module):
+    """``k`` independent fully connected layers: ``(k, B, in) -> (k, B, out)``."""
+
+    def __init__(self, k: int, d_in: int, d_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(k, d_in, d_out))
+        self.bias = nn.Parameter(torch.empty(k, 1, d_out))
+        bound = 1.0 / math.sqrt(d_in)  # the initialisation of nn.Linear
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class GroupLayerNorm(nn.Module):
+    """LayerNorm over (C, H, W) of each image, with a separate affine map per copy."""
+
+    def __init__(self, k: int, c: int, h: int, w: int):
+        super().__init__()
+        self.k, self.shape = k, (c, h, w)
+        self.weight = nn.Parameter(torch.ones(k, c, h, w))
+        self.bias = nn.Parameter(torch.zeros(k, c, h, w))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, k*c, h, w)
+        b = x.shape[0]
+        x = x.reshape(b, self.k, *self.shape)
+        x = F.layer_norm(x, self.shape) * self.weight + self.bias
+        return x.reshape(b, -1, *self.shape[1:])
+
+
+def _pack(x: torch.Tensor) -> torch.Tensor:
+    """(k, B, C, H, W) -> (B, k*C, H, W): the copies side by side as channels."""
+    k, b, c, h, w = x.shape
+    return x.transpose(0, 1).reshape(b, k * c, h, w)
+
+
+def _unpack(x: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, k*C, H, W) -> (k, B, C, H, W)."""
+    b, kc, h, w = x.shape
+    return x.reshape(b, k, kc // k, h, w).transpose(0, 1)
+
+
+class Generator(nn.Module):
+    """``k`` generators: z ~ U[0,1]^latent -> FC -> (width, s, s) -> 2 transposed convs -> tanh.
+
+    ``s`` is ``image_size / 4`` (7 for 28x28, 8 for 32x32).  Table 2 of the
+    supplement: FC to 128 maps, 4x4 stride-2 transposed convolution to 64,
+    then to the image channels; ReLU between, tanh at the end.
+    """
+
+    def __init__(self, k: int = 2, channels: int = 1, image_size: int = 28,
+                 width: int = 128, latent_dim: int = 100):
+        super().__init__()
+        if image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
+        self.k, self.latent_dim, self.width = k, latent_dim, width
+        self.s = image_size // 4
+        self.fc = GroupLinear(k, latent_dim, width * self.s * self.s)
+        self.up1 = nn.ConvTranspose2d(k * width, k * (width // 2), 4, 2, 1, groups=k)
+        self.up2 = nn.ConvTranspose2d(k * (width // 2), k * channels, 4, 2, 1, groups=k)
+
+    def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None):
+        return torch.rand(self.k, n, self.latent_dim, device=device, generator=generator)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # z: (k, B, latent) -> (k, B, C, H, W)
+        b = z.shape[1]
+        h = F.relu(self.fc(z))                                   # (k, B, width*s*s)
+        h = h.reshape(self.k, b, self.width, self.s, self.s)
+        h = F.relu(self.up1(_pack(h)))
+        return _unpack(torch.tanh(self.up2(h)), self.k)
+
+
+class Critic(nn.Module):
+    """``k`` discriminator/classifier pairs sharing a convolutional trunk each.
+
+    Trunk: three 5x5 stride-2 convolutions with LayerNorm and LeakyReLU(0.2)
+    (Table 2).  Heads: D, one logit; C, two logits (which generator made the
+    sample).  :meth:`classify` detaches the trunk's features, so only D's loss
+    ever updates the trunk, as in the supplement.
+    """
+
+    def __init__(self, k: int = 1, channels: int = 1, image_size: int = 28,
+                 widths: tuple[int, int, int] = (128, 256, 512), slope: float = 0.2,
+                 n_classes: int = 2):
+        super().__init__()
+        self.k, self.slope = k, slope
+        layers, c, s = [], channels, image_size
+        for w in widths:
+            s = (s - 1) // 2 + 1  # kernel 5, stride 2, padding 2
+            layers += [nn.Conv2d(k * c, k * w, 5, 2, 2, groups=k), GroupLayerNorm(k, w, s, s)]
+            c = w
+        self.trunk = nn.ModuleList(layers)
+        self.n_features = c * s * s
+        self.d_head = GroupLinear(k, self.n_features, 1)
+        self.c_head = GroupLinear(k, self.n_features, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # (k, B, C, H, W) -> (k, B, F)
+        b = x.shape[1]
+        h = _pack(x)
+        for conv, norm in zip(self.trunk[0::2], self.trunk[1::2]):
+            h = F.leaky_relu(norm(conv(h)), self.slope)
+        return h.reshape(b, self.k, -1).transpose(0, 1)
+
+    def discriminate(self, feats: torch.Tensor) -> torch.Tensor:  # (k, B, F) -> (k, B)
+        return self.d_head(feats).squeeze(-1)
+
+    def classify(self, feats: torch.Tensor) -> torch.Tensor:  # (k, B, F) -> (k, B, 2)
+        return self.c_head(feats.detach())
+
+    def trunk_parameters(self):
+        return list(self.trunk.parameters()) + list(self.d_head.parameters())
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

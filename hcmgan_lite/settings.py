@@ -1,0 +1,153 @@
+"""Settings and profiles.
+
+``paper`` follows the supplement's Table 3 per dataset; ``quick`` is a short
+schedule that runs on two CPU cores in minutes.  Every value can be
+overridden by name; unknown names are an error, not a silent no-op.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields
+
+import torch
+
+
+@dataclass
+class Settings:
+    # sampling and schedule
+    batch_size: int = 100          # real images per step (per group)
+    gen_batch_size: int = 100      # images per generator per step
+    epochs: float = 120            # minibatches per epoch = sum(s_k) / batch_size
+    max_steps: int | None = None   # cap on the steps of one GAN (None: no cap)
+    min_steps: int = 0             # floor on the steps of one GAN
+    refinements: int = 8           # T, refinement iterations per split
+    refine_tol: float | None = None  # stop refining when sum|s_l(t) - s_l(t-1)| < this (images' worth of mass)
+    # optimisation
+    lr_g: float = 2e-4
+    lr_d: float = 1e-4
+    lr_c: float = 2e-5
+    betas: tuple[float, float] = (0.5, 0.999)
+    gamma: float = 1.0             # diversity parameter (lambda in the main text)
+    noise_var: float = 1.5         # initial variance of the instance noise, decays linearly to 0
+    # architecture (Table 2)
+    latent_dim: int = 100
+    g_width: int = 128
+    d_widths: tuple[int, int, int] = (128, 256, 512)
+    slope: float = 0.2
+    # reliability
+    collapse_loss: float = 0.01    # D's loss on a generator's samples below this = collapse
+    collapse_after: float = 0.33   # fraction of training after which collapse is watched for
+    min_child_frac: float = 0.01   # a child with less than this share of its parent's mass = degenerate split
+    max_retries: int = 2           # retrain a collapsed or degenerate split this many times
+    # execution
+    seed: int = 0
+    amp: bool = True               # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False          # torch.compile the networks (falls back cleanly)
+    log_every: int = 50            # steps between reads of the losses (the only host syncs)
+    predict_batch: int = 4096      # images per forward pass in the membership re-estimation
+    n_samples: int = 25            # real and generated images kept per node for figures
+    profile: str = field(default="custom", compare=False)
+
+    def replace(self, **overrides) -> "Settings":
+        check_names(overrides)
+        return _coerce(dataclasses.replace(self, **overrides))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Settings":
+        check_names(d)
+        return _coerce(cls(**d))
+
+
+def _coerce(s: Settings) -> Settings:
+    s.betas = tuple(s.betas)
+    s.d_widths = tuple(int(w) for w in s.d_widths)
+    _validate(s)
+    return s
+
+
+def check_names(overrides: dict) -> None:
+    known = {f.name for f in fields(Settings)}
+    for name in overrides:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown setting {name!r}.{hint} Known settings: {', '.join(sorted(known))}")
+
+
+def _validate(s: Settings) -> None:
+    def need(cond, msg):
+        if not cond:
+            raise ValueError(msg)
+    for name in ("batch_size", "gen_batch_size", "latent_dim", "g_width", "log_every", "predict_batch"):
+        need(int(getattr(s, name)) >= 1, f"{name} must be a positive integer, got {getattr(s, name)!r}")
+    need(s.g_width % 2 == 0, f"g_width must be even, got {s.g_width}")
+    need(len(s.d_widths) == 3 and min(s.d_widths) >= 1, f"d_widths must be three positive ints, got {s.d_widths}")
+    need(s.epochs > 0, f"epochs must be > 0, got {s.epochs}")
+    need(s.refinements >= 0, f"refinements must be >= 0, got {s.refinements}")
+    need(s.max_steps is None or s.max_steps >= 1, f"max_steps must be None or >= 1, got {s.max_steps}")
+    for name in ("lr_g", "lr_d", "lr_c"):
+        need(getattr(s, name) > 0, f"{name} must be > 0, got {getattr(s, name)}")
+    need(s.gamma >= 0 and s.noise_var >= 0, "gamma and noise_var must be >= 0")
+    need(0 <= s.collapse_after <= 1, f"collapse_after must be in [0, 1], got {s.collapse_after}")
+    need(s.max_retries >= 0, f"max_retries must be >= 0, got {s.max_retries}")
+
+
+# Supplement, Table 3 (refinements per node, D's learning rate, epochs, initial noise variance).
+_PAPER = {
+    "mnist": dict(refinements=6, noise_var=1.0, epochs=120, lr_d=1e-4),
+    "fashion-mnist": dict(refinements=8, noise_var=1.5, epochs=120, lr_d=1e-4),
+    "sop": dict(refinements=4, noise_var=1.0, epochs=100, lr_d=2e-4),
+}
+
+# A short schedule for two CPU cores: narrower networks (Table 2 with every
+# width divided by 4), fewer epochs with a cap on the steps, fewer refinements,
+# and a classifier learning rate high enough for the classifier to become
+# confident within that short schedule.  Same values for every dataset.
+QUICK = dict(
+    batch_size=64, gen_batch_size=64, epochs=6, max_steps=700, min_steps=200,
+    refinements=2, g_width=32, d_widths=(32, 64, 128),
+    lr_g=2e-4, lr_d=2e-4, lr_c=1e-3, noise_var=0.5, refine_tol=None, log_every=50,
+)
+
+PROFILES = ("paper", "quick")
+DATASETS = tuple(_PAPER)
+
+
+def _canonical_dataset(dataset: str | None) -> str:
+    if dataset is None:
+        return "fashion-mnist"
+    d = dataset.lower().replace("_", "-")
+    d = {"fmnist": "fashion-mnist", "mnist-10k": "mnist", "fashionmnist": "fashion-mnist"}.get(d, d)
+    return d if d in _PAPER else "fashion-mnist"
+
+
+def get_settings(profile: str = "quick", dataset: str | None = None, **overrides) -> Settings:
+    """Settings of a profile (``"paper"`` or ``"quick"``) for a dataset, with overrides.
+
+    ``dataset`` picks the column of Table 3 for the paper profile (unknown or
+    custom data uses the Fashion-MNIST column); the quick profile is the same
+    for every dataset.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    base = dict(_PAPER[_canonical_dataset(dataset)])
+    if profile == "quick":
+        base.update(QUICK)
+    base["profile"] = profile
+    check_names(overrides)
+    base.update(overrides)
+    return _coerce(Settings(**base))
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """The training device: CUDA when available (``"auto"``), else CPU."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but CUDA is not available; use 'cpu' or 'auto'")
+    return dev

@@ -1,0 +1,242 @@
+"""The GAN game shared by the raw split and the refinement.
+
+Both phases train two generators against one or two critics
+(discriminator + classifier on a shared trunk); they differ only in who plays
+whom:
+
+* raw split (Algorithm 2, ``mode="mgan"``): one critic.  ``D`` sees real
+  images drawn from ``P_{s_k}`` and the samples of both generators; ``C``
+  learns which generator made a sample.
+* refinement (Algorithms 3-4, ``mode="pair"``): two critics, one per group.
+  ``D_j`` sees real images drawn from ``P_{s_j}`` and the samples of ``G_j``
+  only; both classifiers learn to tell ``G_l`` from ``G_m``, and each
+  generator minimises its own ``D``'s loss plus gamma times the classification
+  loss under both classifiers (eq. 6).  The two groups are trained in one
+  batched computation.
+
+Everything the step touches lives on the training device: the images, the
+membership weights, the latent codes and the loss accumulators.  Losses are
+read back to the host only every ``log_every`` steps.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .models import Critic, Generator
+from .settings import Settings
+from .progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+class CollapseError(RuntimeError):
+    """A generator collapsed during training (D's loss on its samples fell to ~0)."""
+
+
+def steps_for(mass: float, s: Settings) -> int:
+    """Steps of one GAN: epochs x (sum(s_k) / batch size), within [min_steps, max_steps]."""
+    n = math.ceil(s.epochs * mass / s.batch_size)
+    n = max(n, s.min_steps, 1)
+    return min(n, s.max_steps) if s.max_steps else n
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 on the CPU (for keeping samples small)."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+
+@dataclass
+class TrainLog:
+    """What one GAN training produced besides the networks."""
+    steps: int = 0
+    history: dict = field(default_factory=lambda: {"step": [], "d_real": [], "d_fake": [], "g_adv": [], "c_loss": [], "c_acc": []})
+    snapshots: list = field(default_factory=list)  # [(step, uint8 (k, n, C, H, W))]
+    seconds: float = 0.0
+
+
+class SplitGAN:
+    """Two generators and one (``mgan``) or two (``pair``) critics, trained together."""
+
+    def __init__(self, mode: str, image_shape, settings: Settings, device: torch.device):
+        if mode not in ("mgan", "pair"):
+            raise ValueError(f"mode must be 'mgan' or 'pair', got {mode!r}")
+        c, h, w = image_shape
+        if h != w:
+            raise ValueError(f"square images expected, got {h}x{w}")
+        self.mode, self.s, self.device = mode, settings, device
+        self.kd = 1 if mode == "mgan" else 2
+        self.G = Generator(2, c, h, settings.g_width, settings.latent_dim).to(device)
+        self.D = Critic(self.kd, c, h, settings.d_widths, settings.slope).to(device)
+        betas = tuple(settings.betas)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr_g, betas=betas)
+        self.opt_dc = torch.optim.Adam([
+            {"params": self.D.trunk_parameters(), "lr": settings.lr_d},
+            {"params": self.D.c_head.parameters(), "lr": settings.lr_c},
+        ], betas=betas)
+        # which generator's samples each discriminator plays against: (kd, 2)
+        self.d_mask = torch.ones(1, 2, device=device) if mode == "mgan" else torch.eye(2, device=device)
+        self._g, self._features = self.G, self.D.features
+        if settings.compile:
+            try:
+                self._g = torch.compile(self.G)
+                self._features = torch.compile(self.D.features)
+            except Exception as exc:  # pragma: no cover - depends on the platform
+                log.warning("torch.compile unavailable (%s); running eagerly", exc)
+        self.amp = settings.amp and device.type == "cuda"
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def step(self, X: torch.Tensor, weights: torch.Tensor, sigma: float, acc: torch.Tensor):
+        """One update of D and C, then of the generators.  No host sync.
+
+        ``weights`` (kd, N) are the (unnormalised) memberships the critics draw
+        real images from; ``acc`` (6,) accumulates the losses on the device.
+        """
+        s, kd = self.s, self.kd
+        B, Bg = s.batch_size, s.gen_batch_size
+        idx = torch.multinomial(weights, B, replacement=True)       # (kd, B)
+        real = X[idx]                                               # (kd, B, C, H, W)
+        z = self.G.sample_latent(Bg, self.device)
+        cls_target = torch.arange(2, device=self.device).repeat_interleave(Bg)  # (2*Bg,)
+        mask = self.d_mask
+
+        with self._autocast():
+            fake = self._g(z)                                       # (2, Bg, C, H, W)
+            fakes = fake.reshape(1, 2 * Bg, *fake.shape[2:])        # both generators, side by side
+            # --- discriminator and classifier (Alg. 2 lines 4-8, Alg. 4 lines 1-5)
+            x = torch.cat([real, fakes.detach().expand(kd, -1, -1, -1, -1)], 1)
+            if sigma > 0:
+                x = x + sigma * torch.randn_like(x)
+            feats = self._features(x)                               # (kd, B + 2Bg, F)
+            d_logit = self.D.discriminate(feats).float()
+            d_real = F.binary_cross_entropy_with_logits(d_logit[:, :B], torch.ones_like(d_logit[:, :B]))
+            d_fake_each = F.binary_cross_entropy_with_logits(
+                d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
+            ).reshape(kd, 2, Bg).mean(-1)                           # (kd, 2)
+            d_fake = ((d_fake_each * mask).sum(1) / mask.sum(1)).sum()
+            c_logit = self.D.classify(feats[:, B:]).float()         # (kd, 2Bg, 2)
+            c_loss = F.cross_entropy(c_logit.reshape(-1, 2), cls_target.repeat(kd)) * kd
+        self.opt_dc.zero_grad(set_to_none=True)
+        (d_real * kd + d_fake + c_loss).backward()
+        self.opt_dc.step()
+
+        # --- generators (Alg. 2 lines 9-11, Alg. 4 lines 6-8)
+        with self._autocast():
+            x = fakes.expand(kd, -1, -1, -1, -1)
+            if sigma > 0:
+                x = x + sigma * torch.randn_like(x)
+            feats = self._features(x)
+            g_logit = self.D.discriminate(feats).float()
+            g_adv_each = F.binary_cross_entropy_with_logits(
+                g_logit, torch.ones_like(g_logit), reduction="none").reshape(kd, 2, Bg).mean(-1)
+            g_adv = ((g_adv_each * mask).sum(1) / mask.sum(1)).sum()
+            # classifier loss through the classifier head but not into the trunk's weights
+            g_cls = F.cross_entropy(self.D.c_head(feats).float().reshape(-1, 2), cls_target.repeat(kd)) * kd
+        self.opt_g.zero_grad(set_to_none=True)
+        (g_adv + s.gamma * g_cls).backward(inputs=list(self.G.parameters()))
+        self.opt_g.step()
+
+        with torch.no_grad():
+            c_acc = (c_logit.argmax(-1).reshape(-1) == cls_target.repeat(kd)).float().mean()
+            # per-generator D loss on its samples, worst (lowest) over generators, for collapse watch
+            d_fake_min = (d_fake_each + (1 - mask) * 1e9).min()
+            acc += torch.stack([d_real.detach(), d_fake.detach() / kd, g_adv.detach() / kd,
+                                c_loss.detach() / kd, c_acc, d_fake_min.detach()])
+
+    def train(self, X: torch.Tensor, weights: torch.Tensor, steps: int, desc: str = "GAN",
+              snapshot_every: int | None = None, n_snapshot: int = 16, progress: bool = True) -> TrainLog:
+        """Train for ``steps`` steps; raise :class:`CollapseError` if a generator collapses."""
+        import time
+        s = self.s
+        weights = weights.to(self.device, torch.float32).reshape(self.kd, -1)
+        tlog = TrainLog(steps=steps)
+        acc = torch.zeros(6, device=self.device)
+        z_fixed = self.G.sample_latent(n_snapshot, self.device) if snapshot_every else None
+        watch_from = int(s.collapse_after * steps)
+        t0, since = time.perf_counter(), 0
+        bar = progress_bar(range(steps), desc=desc, disable=not progress, leave=False)
+        for t in bar:
+            sigma = math.sqrt(s.noise_var * (1 - t / steps))  # variance decays linearly to 0
+            self.step(X, weights, sigma, acc)
+            since += 1
+            if snapshot_every and (t % snapshot_every == 0 or t == steps - 1):
+                tlog.snapshots.append((t + 1, self.sample(z=z_fixed)))
+            if since == s.log_every or t == steps - 1:
+                vals = (acc / since).tolist()                      # the one host sync
+                acc.zero_()
+                h = tlog.history
+                for key, v in zip(("step", "d_real", "d_fake", "g_adv", "c_loss", "c_acc"), [t + 1] + vals[:5]):
+                    h[key].append(v)
+                bar.set_postfix(d=f"{vals[0] + vals[1]:.2f}", g=f"{vals[2]:.2f}", c_acc=f"{vals[4]:.2f}")
+                if t >= watch_from and vals[5] < s.collapse_loss:
+                    raise CollapseError(f"{desc}: D's loss on a generator's samples fell to {vals[5]:.4f} "
+                                        f"(< {s.collapse_loss}) at step {t + 1}/{steps}")
+                since = 0
+        tlog.seconds = time.perf_counter() - t0
+        return tlog
+
+    @torch.no_grad()
+    def sample(self, n: int = 16, z: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 samples of both generators, (2, n, C, H, W), on the CPU."""
+        if z is None:
+            z = self.G.sample_latent(n, self.device)
+        with self._autocast():
+            return to_uint8(self._g(z))
+
+    @torch.no_grad()
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        """p(first generator | x) for every image, averaged over the classifiers: (N,) float32."""
+        out = torch.empty(len(X), device=self.device)
+        for i in range(0, len(X), self.s.predict_batch):
+            xb = X[i:i + self.s.predict_batch].unsqueeze(0).expand(self.kd, -1, -1, -1, -1)
+            with self._autocast():
+                p = self.D.c_head(self._features(xb)).float().softmax(-1)[..., 0]
+            out[i:i + len(xb[0])] = p.mean(0)
+        return out
+
+
+@dataclass
+class SplitResult:
+    """The two children of a node after one raw split or one refinement."""
+    s_l: torch.Tensor
+    s_m: torch.Tensor
+    log: TrainLog
+    fake: torch.Tensor  # uint8 (2, n, C, H, W): samples of G_alpha/G_l and G_beta/G_m
+
+
+def _children(q: torch.Tensor, s_k: torch.Tensor):
+    """s_l = q * s_k and s_m = s_k - s_l: the children sum to the parent exactly."""
+    s_l = q * s_k
+    return s_l, s_k - s_l
+
+
+def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,
+              desc: str = "raw split", **train_kw) -> SplitResult:
+    """Algorithm 2: train an MGAN on ``P_{s_k}`` and split ``s_k`` with its classifier."""
+    device = device or X.device
+    gan = SplitGAN("mgan", X.shape[1:], settings, device)
+    s_k = s_k.to(device, torch.float32)
+    tlog = gan.train(X, s_k[None], steps_for(float(s_k.sum()), settings), desc=desc, **train_kw)
+    s_l, s_m = _children(gan.predict(X), s_k)
+    return SplitResult(s_l, s_m, tlog, gan.sample(settings.n_samples))
+
+
+def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Settings,
+           device: torch.device | None = None, desc: str = "refinement", **train_kw) -> SplitResult:
+    """One refinement (Algorithms 3-4): fresh groups l and m, then re-estimation."""
+    device = device or X.device
+    gan = SplitGAN("pair", X.shape[1:], settings, device)
+    w = torch.stack([s_l, s_m]).to(device, torch.float32)
+    steps = steps_for(float(w.sum(1).max()), settings)
+    tlog = gan.train(X, w, steps, desc=desc, **train_kw)
+    new_l, new_m = _children(gan.predict(X), w.sum(0))
+    return SplitResult(new_l, new_m, tlog, gan.sample(settings.n_samples))

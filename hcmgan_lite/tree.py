@@ -1,0 +1,294 @@
+"""The soft clustering tree: growth, cuts, checkpoints.
+
+Node ``k`` holds a membership vector ``s_k`` (one weight per image); the root
+is all ones.  A split turns ``s_k`` into two children with
+``s_l + s_m = s_k`` (a raw split, then ``T`` refinements).  The next leaf to
+split is the one with the largest total mass.  Nodes are numbered in growth
+order, so cutting the tree at ``n`` clusters undoes the latest splits first.
+
+Growing with a ``run_dir`` writes ``tree.pt`` after every raw split and every
+refinement (atomically), and growing again with the same ``run_dir`` resumes
+from the last completed step.  The file holds only tensors, numbers, strings,
+lists and dicts, so ``torch.load(..., weights_only=True)`` reads it safely.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .progress import progress_bar
+from .settings import Settings, pick_device
+from .training import CollapseError, SplitResult, raw_split, refine, to_uint8
+
+log = logging.getLogger(__name__)
+
+FORMAT = "hcmgan-lite-tree"
+VERSION = 1
+
+
+@dataclass
+class Node:
+    id: int
+    parent: int | None
+    depth: int
+    membership: torch.Tensor                 # (N,) float32 on the CPU
+    children: tuple[int, int] | None = None
+    real: torch.Tensor | None = None         # uint8 (n, C, H, W): real images drawn from P_{s_k}
+    generated: torch.Tensor | None = None    # uint8 (n, C, H, W): the parent's generator for this node
+    history: list = field(default_factory=list)   # split nodes: s_l after the raw split and each refinement
+    split_fakes: list = field(default_factory=list)  # split nodes: uint8 (2, n, C, H, W) per stage
+    split_logs: list = field(default_factory=list)   # split nodes: per stage {stage, steps, seconds, c_acc, ...}
+    retries: list = field(default_factory=list)      # split nodes: why a training was thrown away
+
+    @property
+    def mass(self) -> float:
+        return float(self.membership.sum())
+
+    @property
+    def is_split(self) -> bool:
+        return self.children is not None
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Node":
+        d = dict(d)
+        if d.get("children") is not None:
+            d["children"] = tuple(d["children"])
+        return cls(**d)
+
+
+class Tree:
+    """A grown (or growing) HC-MGAN tree."""
+
+    def __init__(self, n_images: int, image_shape, settings: Settings, labels=None, class_names=None):
+        self.n_images = int(n_images)
+        self.image_shape = tuple(int(v) for v in image_shape)
+        self.settings = settings
+        self.labels = None if labels is None else torch.as_tensor(labels).long().cpu()
+        self.class_names = list(class_names) if class_names is not None else None
+        self.nodes: list[Node] = []
+        self.splits: list[int] = []           # node ids in the order they were split
+        self.pending: dict | None = None      # a split in progress (for resuming)
+        self.seconds = 0.0
+        self.device = ""
+
+    # ---- structure ----------------------------------------------------
+    @property
+    def n_leaves(self) -> int:
+        return len(self.splits) + 1 if self.nodes else 0
+
+    def leaves(self, n_clusters: int | None = None) -> list[int]:
+        """Leaf ids of the tree cut at ``n_clusters`` leaves (default: the full tree)."""
+        n = self.n_leaves if n_clusters is None else int(n_clusters)
+        if not 1 <= n <= self.n_leaves:
+            raise ValueError(f"n_clusters must be between 1 and {self.n_leaves} (the grown leaves), got {n_clusters}")
+        done = set(self.splits[: n - 1])
+        alive = {0} | {c for k in done for c in self.nodes[k].children}
+        return sorted(k for k in alive if k not in done)
+
+    def memberships(self, n_clusters: int | None = None) -> torch.Tensor:
+        """(n_clusters, N) soft memberships of the leaves."""
+        return torch.stack([self.nodes[k].membership for k in self.leaves(n_clusters)])
+
+    def predict(self, n_clusters: int | None = None) -> torch.Tensor:
+        """Hard labels: the leaf with the highest membership, numbered 0..n_clusters-1."""
+        return self.memberships(n_clusters).argmax(0)
+
+    def path(self, k: int) -> list[int]:
+        out = [k]
+        while self.nodes[out[-1]].parent is not None:
+            out.append(self.nodes[out[-1]].parent)
+        return out[::-1]
+
+    def __repr__(self) -> str:
+        return f"Tree({self.n_leaves} leaves, {len(self.nodes)} nodes, {self.n_images} images)"
+
+    # ---- persistence --------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "format": FORMAT, "version": VERSION,
+            "n_images": self.n_images, "image_shape": list(self.image_shape),
+            "settings": self.settings.to_dict(),
+            "labels": self.labels, "class_names": self.class_names,
+            "nodes": [n.to_dict() for n in self.nodes], "splits": list(self.splits),
+            "pending": self.pending, "seconds": self.seconds, "device": self.device,
+        }
+
+    def save(self, path) -> Path:
+        """Write atomically: a temporary file first, then a rename."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Tree":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "tree.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"no saved tree at {path}")
+        try:
+            d = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file: {exc}") from exc
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ValueError(f"{path} is not an HC-MGAN Lite tree file (format tag missing)")
+        if d.get("version", 0) > VERSION:
+            raise ValueError(f"{path} was written by a newer version (file format {d['version']}, "
+                             f"this library reads up to {VERSION}); upgrade hcmgan_lite")
+        s = d["settings"]
+        s["betas"], s["d_widths"] = tuple(s["betas"]), tuple(s["d_widths"])
+        tree = cls(d["n_images"], d["image_shape"], Settings.from_dict(s), d["labels"], d["class_names"])
+        tree.nodes = [Node.from_dict(n) for n in d["nodes"]]
+        tree.splits, tree.pending = list(d["splits"]), d["pending"]
+        tree.seconds, tree.device = d.get("seconds", 0.0), d.get("device", "")
+        return tree
+
+
+# ---- growth -------------------------------------------------------------
+
+def _seed(base: int, *parts) -> int:
+    """A seed for one GAN, derived from the run's seed and where the GAN is."""
+    return zlib.crc32(repr((base,) + parts).encode()) & 0x7FFFFFFF
+
+
+def _real_samples(images: torch.Tensor, membership: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.multinomial(membership.cpu().clamp_min(0) + 1e-12, n, replacement=True, generator=g)
+    return to_uint8(images[idx.to(images.device)])
+
+
+def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, parent_mass: float):
+    """Run one GAN training; retrain with a new seed if it collapses or splits degenerately."""
+    for attempt in range(s.max_retries + 1):
+        torch.manual_seed(_seed(s.seed, *seed_parts, attempt))
+        try:
+            res: SplitResult = fn()
+        except CollapseError as exc:
+            why = str(exc)
+            res = None
+        else:
+            frac = float(torch.minimum(res.s_l.sum(), res.s_m.sum())) / max(parent_mass, 1e-12)
+            if frac >= s.min_child_frac:
+                return res
+            why = f"{stage}: degenerate split, smaller child holds {frac:.2%} of the mass (< {s.min_child_frac:.2%})"
+        node.retries.append({"stage": stage, "attempt": attempt, "reason": why})
+        if attempt < s.max_retries:
+            log.warning("node %d %s: %s; retraining with a new seed (%d/%d)", node.id, stage, why,
+                        attempt + 1, s.max_retries)
+    if res is None:
+        raise CollapseError(f"node {node.id} {stage}: every attempt collapsed ({s.max_retries + 1} tries)")
+    log.warning("node %d %s: keeping a degenerate split after %d tries", node.id, stage, s.max_retries + 1)
+    return res
+
+
+def _stage_log(stage: str, res: SplitResult) -> dict:
+    h = res.log.history
+    return {"stage": stage, "steps": res.log.steps, "seconds": round(res.log.seconds, 3),
+            "c_acc": h["c_acc"][-1] if h["c_acc"] else None, "d_fake": h["d_fake"][-1] if h["d_fake"] else None,
+            "history": {k: list(v) for k, v in h.items()}}
+
+
+def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None,
+              progress: bool = True, callback=None) -> Tree:
+    """Grow an HC-MGAN tree on ``data`` (an :class:`~hcmgan_lite.data.ImageData`) to ``n_leaves`` leaves.
+
+    ``run_dir``: where checkpoints go; an existing checkpoint there is resumed.
+    ``callback(tree, event)`` is called after every raw split and refinement.
+    """
+    if int(n_leaves) < 2:
+        raise ValueError(f"n_leaves must be at least 2, got {n_leaves}")
+    if len(data) < n_leaves:
+        raise ValueError(f"cannot grow {n_leaves} clusters from {len(data)} images")
+    device = pick_device(device)
+    ckpt = Path(run_dir) / "tree.pt" if run_dir is not None else None
+    s = settings
+    X = data.images.to(device, torch.float32)
+    if ckpt is not None and ckpt.exists():
+        tree = Tree.load(ckpt)
+        if tree.n_images != len(data) or tree.image_shape != tuple(data.images.shape[1:]):
+            raise ValueError(f"the checkpoint in {run_dir} was grown on other data "
+                             f"({tree.n_images} images of {tree.image_shape}); use another run_dir")
+        if tree.settings.to_dict() != s.to_dict():
+            raise ValueError(f"the checkpoint in {run_dir} was grown with other settings; use another run_dir")
+        log.info("resuming %s from %s", tree, ckpt)
+    else:
+        tree = Tree(len(data), data.images.shape[1:], s, data.labels, getattr(data, "class_names", None))
+        root = Node(0, None, 0, torch.ones(len(data)))
+        root.real = _real_samples(X, root.membership, s.n_samples, _seed(s.seed, "real", 0))
+        tree.nodes.append(root)
+    tree.device = str(device)
+
+    def save(event):
+        if ckpt is not None:
+            tree.save(ckpt)
+        if callback is not None:
+            callback(tree, event)
+
+    outer = progress_bar(total=n_leaves - 1, initial=len(tree.splits), desc="splits", disable=not progress)
+    while tree.n_leaves < n_leaves:
+        t_start = time.perf_counter()
+        if tree.pending is None:
+            leaves = tree.leaves()
+            k = max(leaves, key=lambda i: tree.nodes[i].mass)
+            tree.pending = {"node": k, "s_l": None, "t": -1}
+        p = tree.pending
+        node = tree.nodes[p["node"]]
+        s_k = node.membership.to(device)
+        if p["t"] < 0:  # raw split
+            res = _train_with_retries(
+                lambda: raw_split(X, s_k, s, device, desc=f"node {node.id} raw split", progress=progress),
+                s, node, "raw", (node.id, "raw"), node.mass)
+            p.update(s_l=res.s_l.cpu(), t=0)
+            node.history.append(res.s_l.cpu())
+            node.split_fakes.append(res.fake)
+            node.split_logs.append(_stage_log("raw", res))
+            tree.seconds += time.perf_counter() - t_start
+            save({"node": node.id, "stage": "raw"})
+            t_start = time.perf_counter()
+        while p["t"] < s.refinements:
+            t = p["t"] + 1
+            s_l = p["s_l"].to(device)
+            res = _train_with_retries(
+                lambda: refine(X, s_l, s_k - s_l, s, device, desc=f"node {node.id} refinement {t}",
+                               progress=progress),
+                s, node, f"refinement {t}", (node.id, "ref", t), node.mass)
+            change = float((res.s_l - s_l).abs().sum())
+            p.update(s_l=res.s_l.cpu(), t=t)
+            node.history.append(res.s_l.cpu())
+            node.split_fakes.append(res.fake)
+            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change})
+            tree.seconds += time.perf_counter() - t_start
+            t_start = time.perf_counter()
+            if s.refine_tol is not None and change < s.refine_tol:
+                log.info("node %d: refinement %d changed %.1f images' mass (< %s); stopping refinements",
+                         node.id, t, change, s.refine_tol)
+                p["t"] = s.refinements
+            save({"node": node.id, "stage": f"refinement {t}"})
+        # finish the split: create the children
+        s_l = p["s_l"]
+        s_m = node.membership - s_l
+        ids = (len(tree.nodes), len(tree.nodes) + 1)
+        fakes = node.split_fakes[-1]
+        for j, (cid, m) in enumerate(zip(ids, (s_l, s_m))):
+            child = Node(cid, node.id, node.depth + 1, m.clone(), generated=fakes[j])
+            child.real = _real_samples(X, m, s.n_samples, _seed(s.seed, "real", cid))
+            tree.nodes.append(child)
+        node.children = ids
+        tree.splits.append(node.id)
+        tree.pending = None
+        save({"node": node.id, "stage": "split done"})
+        outer.update(1)
+    outer.close()
+    return tree

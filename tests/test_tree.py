@@ -1,0 +1,93 @@
+import pytest
+import torch
+
+from hcmgan_lite import HCMGAN, Tree, from_tensor, get_settings, grow_tree
+
+TINY = dict(g_width=8, d_widths=(8, 16, 32), batch_size=32, gen_batch_size=32, max_steps=15, min_steps=15,
+            log_every=5, refinements=1, n_samples=4)
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(240, 1, 28, 28, generator=g) * 2 - 1
+    y = torch.arange(240) % 3
+    return from_tensor(x, labels=y)
+
+
+@pytest.fixture(scope="module")
+def tree(data, tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    return grow_tree(data, 4, get_settings("quick", **TINY), "cpu", run_dir=run, progress=False), run
+
+
+def test_tree_structure_and_conservation(tree, data):
+    t, _ = tree
+    assert t.n_leaves == 4 and len(t.nodes) == 7 and len(t.splits) == 3
+    assert torch.all(t.nodes[0].membership == 1)
+    for k in t.splits:
+        node = t.nodes[k]
+        l, m = (t.nodes[c] for c in node.children)
+        assert torch.allclose(l.membership + m.membership, node.membership, atol=1e-5)
+        assert len(node.history) == 1 + 1          # raw split + one refinement
+        assert l.parent == k and l.depth == node.depth + 1
+    # leaves of the full tree partition the mass
+    assert torch.allclose(t.memberships().sum(0), torch.ones(len(data)), atol=1e-5)
+
+
+def test_largest_mass_leaf_is_split_next(tree):
+    t, _ = tree
+    for i, k in enumerate(t.splits):
+        candidates = t.leaves(i + 1)
+        assert k == max(candidates, key=lambda j: t.nodes[j].mass)
+
+
+def test_cut_undoes_latest_splits(tree, data):
+    t, _ = tree
+    assert t.leaves(1) == [0]
+    assert t.leaves(2) == [1, 2]
+    for n in range(1, 5):
+        labels = t.predict(n)
+        assert labels.shape == (len(data),) and int(labels.max()) < n
+    with pytest.raises(ValueError, match="between 1 and 4"):
+        t.leaves(5)
+
+
+def test_save_and_load_round_trip(tree):
+    t, run = tree
+    t2 = Tree.load(run / "tree.pt")
+    assert t2.splits == t.splits and t2.settings == t.settings
+    for a, b in zip(t.nodes, t2.nodes):
+        assert torch.equal(a.membership, b.membership) and a.children == b.children
+    assert torch.equal(t2.predict(), t.predict())
+    # plain tensors and containers only: loadable with weights_only=True
+    torch.load(run / "tree.pt", weights_only=True)
+
+
+def test_newer_format_is_refused(tree, tmp_path):
+    t, _ = tree
+    d = t.state_dict()
+    d["version"] = 99
+    torch.save(d, tmp_path / "tree.pt")
+    with pytest.raises(ValueError, match="newer version"):
+        Tree.load(tmp_path / "tree.pt")
+
+
+def test_estimator_labels(data):
+    est = HCMGAN(n_clusters=3, profile="quick", progress=False, **TINY)
+    labels = est.fit_predict(data.images)
+    assert labels.shape == (len(data),)
+    assert len(torch.unique(labels)) <= 3 and est.tree_.n_leaves == 3
+    assert est.memberships_.shape == (3, len(data))
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(n_clusters=1), "n_clusters must be an integer >= 2"),
+    (dict(n_clusters=2.5), "n_clusters must be an integer >= 2"),
+    (dict(profile="fast"), "unknown profile"),
+    (dict(learning_rate=0.1), "unknown setting 'learning_rate'"),
+    (dict(lr_g=-1), "lr_g must be > 0"),
+])
+def test_estimator_validates_up_front(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        HCMGAN(**kw)
