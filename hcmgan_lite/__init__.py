@@ -4,6 +4,7 @@ A compact implementation of HC-MGAN (de Mello, Assuncao & Murai, AAAI 2022)
 that runs on CPU and GPU alike.
 """
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
+from . import experiments
 from .estimator import HCMGAN
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, mean_per_class_acc, nmi
 from .settings import Settings, get_settings, pick_device

@@ -20,8 +20,10 @@ def _parse_sets(items) -> dict:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise SystemExit(f"--set takes NAME=VALUE, got {item!r}")
+            raise ValueError(f"--set takes NAME=VALUE, got {item!r}")
         k, v = item.split("=", 1)
+        if k.strip() in ("seed", "profile"):
+            raise ValueError(f"use --{k.strip()} instead of --set {k.strip()}=...")
         out[k.strip()] = _value(v.strip())
     return out
 
@@ -59,6 +61,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
     from . import experiments
+    from .training import CollapseError
     try:
         if args.cmd == "fit":
             experiments.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
@@ -73,6 +76,9 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except CollapseError as exc:
+        print(f"error: training failed: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume from {getattr(args, 'run_dir', '')}",
               file=sys.stderr)

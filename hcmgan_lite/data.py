@@ -280,7 +280,40 @@ def _to_nchw(images) -> torch.Tensor:
         return x
     if x.ndim == 4 and x.shape[-1] in (1, 3):
         return x.permute(0, 3, 1, 2)
+    if x.ndim == 4 and min(x.shape[1], x.shape[-1]) <= 4:
+        c = x.shape[1] if x.shape[1] <= 4 else x.shape[-1]
+        raise ValueError(f"images have {c} channels (shape {tuple(x.shape)}); supported are 1 (grayscale) "
+                         "or 3 (RGB) channels, as N×C×H×W or N×H×W×C (convert RGBA to RGB first)")
     raise ValueError(f"images must be N×H×W, N×C×H×W or N×H×W×C with C in {{1, 3}}; got shape {tuple(x.shape)}")
+
+
+def check_images(images: torch.Tensor, what: str = "images") -> None:
+    """Check a float N×C×H×W tensor is ready for training: C in {1, 3}, 28×28 or 32×32, finite, in [-1, 1].
+
+    :func:`from_tensor` and the loaders produce such tensors; this catches an
+    :class:`ImageData` built by hand (or edited) before any training starts.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{what} must be a float tensor of shape N×C×H×W, got {shape} "
+                         "(from_tensor converts other layouts)")
+    n, c, h, w = images.shape
+    if c not in (1, 3):
+        raise ValueError(f"{what} have {c} channels; supported are 1 (grayscale) or 3 (RGB)")
+    if (h, w) not in SUPPORTED_SIZES:
+        raise ValueError(f"{what} are {h}x{w}; the architecture supports 28x28 and 32x32 (resize them first)")
+    if not images.is_floating_point():
+        raise ValueError(f"{what} have dtype {images.dtype}; expected floats in [-1, 1] "
+                         "(from_tensor converts uint8 images)")
+    if n == 0:
+        return
+    bad = int((~torch.isfinite(images)).sum())
+    if bad:
+        raise ValueError(f"{what} contain {bad} NaN/inf values; every pixel must be a finite number")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -1 - 1e-4 or hi > 1 + 1e-4:
+        raise ValueError(f"{what} span [{lo:g}, {hi:g}]; training expects values in [-1, 1] "
+                         "(from_tensor rescales [0, 1] and [0, 255] images)")
 
 
 def from_tensor(images, labels=None, class_names=None, name: str = "custom",
@@ -299,7 +332,7 @@ def from_tensor(images, labels=None, class_names=None, name: str = "custom",
     x = x.to(torch.float32)
     bad = int((~torch.isfinite(x)).sum())
     if bad:
-        raise ValueError(f"images contain {bad} NaN/inf values")
+        raise ValueError(f"images contain {bad} NaN/inf values; every pixel must be a finite number")
     if tuple(x.shape[2:]) not in SUPPORTED_SIZES:
         raise ValueError(f"images are {x.shape[2]}x{x.shape[3]}; the architecture supports 28x28 and 32x32 "
                          "(resize them first)")
@@ -315,7 +348,10 @@ def from_tensor(images, labels=None, class_names=None, name: str = "custom",
         if rng is None:
             raise ValueError(f"image values span [{lo:g}, {hi:g}]; accepted ranges are [0, 1], [-1, 1] "
                              "and [0, 255] (or pass value_range=(low, high))")
-    x = ((x - rng[0]) * (2.0 / (rng[1] - rng[0])) - 1.0).contiguous()
+    if rng != (-1.0, 1.0):
+        x = ((x - rng[0]) * (2.0 / (rng[1] - rng[0])) - 1.0).contiguous()
+    else:  # images already in [-1, 1] are kept bit for bit (in a copy)
+        x = x.clone(memory_format=torch.contiguous_format)
     if labels is None:
         return ImageData(x, None, None if class_names is None else list(class_names), name)
     y = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)

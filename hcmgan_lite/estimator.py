@@ -5,7 +5,7 @@ import numbers
 
 import torch
 
-from .data import ImageData, from_tensor
+from .data import ImageData, check_images, from_tensor
 from .settings import PROFILES, get_settings, pick_device
 from .tree import Tree, grow_tree
 
@@ -59,12 +59,21 @@ class HCMGAN:
         pick_device(device)
 
     def fit(self, X, y=None) -> "HCMGAN":
-        """Grow the tree on images ``X`` (ImageData, tensor or array; N x C x H x W or N x H x W)."""
-        data = X if isinstance(X, ImageData) else from_tensor(X, labels=y)
-        if y is not None and isinstance(X, ImageData):
-            if len(y) != len(X):
-                raise ValueError(f"labels have length {len(y)} but there are {len(X)} images")
-            data = ImageData(X.images, torch.as_tensor(y).long(), X.class_names, X.name)
+        """Grow the tree on images ``X`` (ImageData, tensor or array; N x C x H x W or N x H x W).
+
+        The images (size, channels, NaN/inf, value range), the labels' length
+        and the number of images are checked before any training starts.
+        """
+        if isinstance(X, ImageData):
+            check_images(X.images)
+            data = X
+            if y is not None:
+                if len(y) != len(X):
+                    raise ValueError(f"labels have length {len(y)} but there are {len(X)} images; "
+                                     "need one label per image")
+                data = from_tensor(X.images, labels=y, name=X.name, value_range=(-1, 1))
+        else:
+            data = from_tensor(X, labels=y)
         if len(data) < self.n_clusters:
             raise ValueError(f"n_clusters={self.n_clusters} but only {len(data)} images were given")
         self.tree_: Tree = grow_tree(data, self.n_clusters, self.settings_, self.device, self.run_dir,

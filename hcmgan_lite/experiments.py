@@ -41,12 +41,21 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
               "classes": classes, "per_class": per_class, "overrides": overrides}
     cfg_path = run_dir / "config.json"
     if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if old != json.loads(json.dumps(config)):
-            raise ValueError(f"{run_dir} holds a run with another configuration ({old}); use another run_dir")
+        try:
+            old = json.loads(cfg_path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{cfg_path} is not valid JSON ({exc}); fix or delete it") from exc
+        new = json.loads(json.dumps(config))
+        if old != new:
+            diff = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
+                             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+            raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
+                             "run the same command to resume it, or use another run_dir")
     data = load_subset(dataset, root, classes, per_class, seed=0)
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path.write_text(json.dumps(config, indent=2))
+    tmp = cfg_path.with_name(cfg_path.name + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    tmp.replace(cfg_path)
     t0 = time.perf_counter()
     tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress)
     log.info("grew %s in %.0f s on %s", tree, time.perf_counter() - t0, dev)
@@ -147,3 +156,36 @@ def report_markdown(rep: dict) -> str:
         lines += [f"| {r['node']} | {r['children'][0]}, {r['children'][1]} | {r['mass']:.0f} | {r['purity_raw']:.3f}"
                   f" | {r['purity_final']:.3f} | {r['retries']} |" for r in rep["splits"]]
     return "\n".join(lines) + "\n"
+
+
+# Table 1 of the paper (ACC, NMI): HC-MGAN with and without refinements, and the classical baselines.
+PAPER_TABLE1 = {
+    "mnist": {"HC-MGAN (paper)": (.943, .905), "HC-MGAN raw splits only (paper)": (.877, .856),
+              "k-means (paper)": (.572, .500), "agglomerative (paper)": (.695, .609)},
+    "fashion-mnist": {"HC-MGAN (paper)": (.721, .691), "HC-MGAN raw splits only (paper)": (.704, .690),
+                      "k-means (paper)": (.474, .512), "agglomerative (paper)": (.500, .564)},
+    "sop": {"HC-MGAN (paper; ACC = mean per-class ACC)": (.229, .072),
+            "HC-MGAN raw splits only (paper)": (.204, .063)},
+}
+
+
+def comparison_rows(rep: dict, dataset: str) -> list[tuple]:
+    """(method, data, ACC, NMI, mean per-class ACC) rows: this run, baselines on the same images, the paper."""
+    what = f"{rep['n_images']:,} images"
+    rows = []
+    if rep["scores"]:
+        f = rep["scores"]["final"]
+        rows.append((f"HC-MGAN Lite ({rep['config'].get('profile', '?')} profile)", what, f["acc"], f["nmi"],
+                     f["mean_per_class_acc"]))
+    for name, r in rep.get("baselines", {}).items():
+        rows.append((f"{name} on raw pixels", what, r["acc"], r["nmi"], r["mean_per_class_acc"]))
+    for name, (acc, nmi) in PAPER_TABLE1.get(dataset, {}).items():
+        rows.append((name, "all images", acc, nmi, float("nan")))
+    return rows
+
+
+def comparison_markdown(rows) -> str:
+    out = ["| method | data | ACC | NMI | mean per-class ACC |", "|---|---|---|---|---|"]
+    for name, what, acc, nmi, mpc in rows:
+        out.append(f"| {name} | {what} | {acc:.3f} | {nmi:.3f} | {'' if mpc != mpc else f'{mpc:.3f}'} |")
+    return "\n".join(out)

@@ -151,11 +151,12 @@ def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
     fig, axes = plt.subplots(1, n_panels, figsize=(2.6 * n_panels + 0.8, 2.7),
                              gridspec_kw={"width_ratios": [1, 1] + [1.3] * labelled})
     real = node.real if images is None else figures.sample_by_membership(images, node.membership, 25, seed=k)
-    nrow = int(np.ceil(np.sqrt(len(real))))
-    figures.image_grid(real, nrow=nrow, ax=axes[0], title="real images, drawn from $P_{s_k}$",
+    def nrow(x):
+        return int(np.ceil(np.sqrt(len(x))))
+    figures.image_grid(real, nrow=nrow(real), ax=axes[0], title="real images, drawn from $P_{s_k}$",
                        border=figures.REAL)
     if node.generated is not None:
-        figures.image_grid(node.generated, nrow=nrow, ax=axes[1], border=figures.GENERATED,
+        figures.image_grid(node.generated, nrow=nrow(node.generated), ax=axes[1], border=figures.GENERATED,
                            title=f"generated for it (node {node.parent}'s split)")
     else:
         axes[1].axis("off")
@@ -175,7 +176,7 @@ def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
         fakes = node.split_fakes[-1]
         stage = "raw split" if len(node.split_fakes) == 1 else f"refinement {len(node.split_fakes) - 1}"
         for j, (ax, c) in enumerate(zip(axes, (a, b))):
-            figures.image_grid(fakes[j], nrow=nrow, ax=ax, border=figures.GENERATED,
+            figures.image_grid(fakes[j], nrow=nrow(fakes[j]), ax=ax, border=figures.GENERATED,
                                title=f"generator of node {c} ({stage})")
         if images is not None:
             figures.membership_shaded_grid(images, s_l, s_m, n=25, seed=k, ax=axes[2])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import numbers
 from dataclasses import dataclass, field, fields
 
 import torch
@@ -27,6 +28,7 @@ class Settings:
     lr_g: float = 2e-4
     lr_d: float = 1e-4
     lr_c: float = 2e-5
+    lr_c_refine: float | None = None  # classifier rate in refinements (None: lr_c, as in the paper)
     betas: tuple[float, float] = (0.5, 0.999)
     gamma: float = 1.0             # diversity parameter (lambda in the main text)
     noise_var: float = 1.5         # initial variance of the instance noise, decays linearly to 0
@@ -38,6 +40,8 @@ class Settings:
     # reliability
     collapse_loss: float = 0.01    # D's loss on a generator's samples below this = collapse
     collapse_after: float = 0.33   # fraction of training after which collapse is watched for
+    collapse_std: float = 0.002    # a generator's samples varying less than this = collapse (mean per-pixel std
+                                   # across its batch, images in [-1, 1]; a quarter of one 8-bit grey level)
     min_child_frac: float = 0.01   # a child with less than this share of its parent's mass = degenerate split
     max_retries: int = 2           # retrain a collapsed or degenerate split this many times
     # execution
@@ -62,7 +66,32 @@ class Settings:
         return _coerce(cls(**d))
 
 
+def _check_types(s: Settings) -> None:
+    """Each value has its field's type (an int is fine for a float), so a typo fails with a clear message."""
+    for f in fields(Settings):
+        v, t = getattr(s, f.name), str(f.type)
+        if v is None and "None" in t:
+            continue
+        if t.startswith("tuple"):
+            ok = isinstance(v, (tuple, list)) and all(
+                isinstance(x, numbers.Real) and not isinstance(x, bool) for x in v)
+            want = "a tuple of numbers"
+        elif t.startswith("bool"):
+            ok, want = isinstance(v, bool), "True or False"
+        elif t.startswith("int"):
+            ok, want = isinstance(v, numbers.Integral) and not isinstance(v, bool), "an integer"
+        elif t.startswith("float"):
+            ok, want = isinstance(v, numbers.Real) and not isinstance(v, bool), "a number"
+        elif t.startswith("str"):
+            ok, want = isinstance(v, str), "a string"
+        else:
+            continue
+        if not ok:
+            raise ValueError(f"setting {f.name} must be {want}{' or None' if 'None' in t else ''}, got {v!r}")
+
+
 def _coerce(s: Settings) -> Settings:
+    _check_types(s)
     s.betas = tuple(s.betas)
     s.d_widths = tuple(int(w) for w in s.d_widths)
     _validate(s)
@@ -93,6 +122,13 @@ def _validate(s: Settings) -> None:
         need(getattr(s, name) > 0, f"{name} must be > 0, got {getattr(s, name)}")
     need(s.gamma >= 0 and s.noise_var >= 0, "gamma and noise_var must be >= 0")
     need(0 <= s.collapse_after <= 1, f"collapse_after must be in [0, 1], got {s.collapse_after}")
+    need(s.collapse_loss >= 0 and s.collapse_std >= 0,
+         f"collapse_loss and collapse_std must be >= 0 (0 turns the check off), got {s.collapse_loss}, {s.collapse_std}")
+    need(0 <= s.min_child_frac < 0.5, f"min_child_frac must be in [0, 0.5), got {s.min_child_frac}")
+    need(s.min_steps >= 0, f"min_steps must be >= 0, got {s.min_steps}")
+    need(s.n_samples >= 1, f"n_samples must be >= 1, got {s.n_samples}")
+    need(s.refine_tol is None or s.refine_tol >= 0, f"refine_tol must be None or >= 0, got {s.refine_tol}")
+    need(len(s.betas) == 2 and all(0 <= b < 1 for b in s.betas), f"betas must be two numbers in [0, 1), got {s.betas}")
     need(s.max_retries >= 0, f"max_retries must be >= 0, got {s.max_retries}")
 
 

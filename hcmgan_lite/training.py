@@ -36,7 +36,17 @@ log = logging.getLogger(__name__)
 
 
 class CollapseError(RuntimeError):
-    """A generator collapsed during training (D's loss on its samples fell to ~0)."""
+    """A GAN training failed and should be thrown away.
+
+    ``kind`` says how: ``"collapse_loss"`` (D's loss on a generator's samples
+    fell to ~0), ``"collapse_std"`` (a generator's samples stopped varying),
+    ``"non_finite"`` (the losses became NaN or infinite), or, when raised by the
+    tree after every retry failed, the kind of the last failure.
+    """
+
+    def __init__(self, message: str, kind: str = "collapse_loss"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def steps_for(mass: float, s: Settings) -> int:
@@ -77,7 +87,8 @@ class SplitGAN:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr_g, betas=betas)
         self.opt_dc = torch.optim.Adam([
             {"params": self.D.trunk_parameters(), "lr": settings.lr_d},
-            {"params": self.D.c_head.parameters(), "lr": settings.lr_c},
+            {"params": self.D.c_head.parameters(),
+             "lr": settings.lr_c_refine if mode == "pair" and settings.lr_c_refine else settings.lr_c},
         ], betas=betas)
         # which generator's samples each discriminator plays against: (kd, 2)
         self.d_mask = torch.ones(1, 2, device=device) if mode == "mgan" else torch.eye(2, device=device)
@@ -151,6 +162,7 @@ class SplitGAN:
             d_fake_min = (d_fake_each + (1 - mask) * 1e9).min()
             acc += torch.stack([d_real.detach(), d_fake.detach() / kd, g_adv.detach() / kd,
                                 c_loss.detach() / kd, c_acc, d_fake_min.detach()])
+        self._last_fake = fake.detach()  # for the sample-variety check at the next log point
 
     def train(self, X: torch.Tensor, weights: torch.Tensor, steps: int, desc: str = "GAN",
               snapshot_every: int | None = None, n_snapshot: int = 16, progress: bool = True) -> TrainLog:
@@ -171,15 +183,26 @@ class SplitGAN:
             if snapshot_every and (t % snapshot_every == 0 or t == steps - 1):
                 tlog.snapshots.append((t + 1, self.sample(z=z_fixed)))
             if since == s.log_every or t == steps - 1:
-                vals = (acc / since).tolist()                      # the one host sync
+                # variety of each generator's last batch: per-pixel std across samples, averaged; the least varied
+                spread = self._last_fake.float().flatten(2).std(1, correction=0).mean(1).min()
+                vals = torch.cat([acc / since, spread[None]]).tolist()   # the one host sync
                 acc.zero_()
                 h = tlog.history
                 for key, v in zip(("step", "d_real", "d_fake", "g_adv", "c_loss", "c_acc"), [t + 1] + vals[:5]):
                     h[key].append(v)
+                h.setdefault("g_std", []).append(vals[6])
                 bar.set_postfix(d=f"{vals[0] + vals[1]:.2f}", g=f"{vals[2]:.2f}", c_acc=f"{vals[4]:.2f}")
+                if not all(math.isfinite(v) for v in vals[:6]):
+                    raise CollapseError(f"{desc}: the losses became NaN/inf at step {t + 1}/{steps} "
+                                        f"(diverged; a smaller learning rate may help)", kind="non_finite")
                 if t >= watch_from and vals[5] < s.collapse_loss:
                     raise CollapseError(f"{desc}: D's loss on a generator's samples fell to {vals[5]:.4f} "
-                                        f"(< {s.collapse_loss}) at step {t + 1}/{steps}")
+                                        f"(< collapse_loss={s.collapse_loss}) at step {t + 1}/{steps}",
+                                        kind="collapse_loss")
+                if t >= watch_from and s.gen_batch_size > 1 and vals[6] < s.collapse_std:
+                    raise CollapseError(f"{desc}: a generator's samples stopped varying (std across its batch "
+                                        f"{vals[6]:.4f} < collapse_std={s.collapse_std}) at step {t + 1}/{steps}",
+                                        kind="collapse_std")
                 since = 0
         tlog.seconds = time.perf_counter() - t0
         return tlog
@@ -213,6 +236,20 @@ class SplitResult:
     fake: torch.Tensor  # uint8 (2, n, C, H, W): samples of G_alpha/G_l and G_beta/G_m
 
 
+def check_membership(w, n_images: int, name: str = "membership") -> None:
+    """A membership must be a vector of finite weights >= 0, one per image, with positive total mass."""
+    if not isinstance(w, torch.Tensor) or w.ndim != 1 or w.shape[0] != n_images:
+        shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
+        raise ValueError(f"{name} must be a 1-D tensor with one weight per image ({n_images}), got {shape}")
+    w = w.detach().float()
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError(f"{name} contains NaN/inf values; memberships must be finite weights >= 0")
+    if bool((w < 0).any()):
+        raise ValueError(f"{name} has negative weights (min {float(w.min()):g}); memberships must be >= 0")
+    if not float(w.sum()) > 0:
+        raise ValueError(f"{name} has no mass (every weight is 0); a split needs a positive weight on some image")
+
+
 def _children(q: torch.Tensor, s_k: torch.Tensor):
     """s_l = q * s_k and s_m = s_k - s_l: the children sum to the parent exactly."""
     s_l = q * s_k
@@ -222,6 +259,7 @@ def _children(q: torch.Tensor, s_k: torch.Tensor):
 def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,
               desc: str = "raw split", **train_kw) -> SplitResult:
     """Algorithm 2: train an MGAN on ``P_{s_k}`` and split ``s_k`` with its classifier."""
+    check_membership(s_k, len(X), "s_k")
     device = device or X.device
     gan = SplitGAN("mgan", X.shape[1:], settings, device)
     s_k = s_k.to(device, torch.float32)
@@ -233,6 +271,8 @@ def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: to
 def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Settings,
            device: torch.device | None = None, desc: str = "refinement", **train_kw) -> SplitResult:
     """One refinement (Algorithms 3-4): fresh groups l and m, then re-estimation."""
+    check_membership(s_l, len(X), "s_l")
+    check_membership(s_m, len(X), "s_m")
     device = device or X.device
     gan = SplitGAN("pair", X.shape[1:], settings, device)
     w = torch.stack([s_l, s_m]).to(device, torch.float32)

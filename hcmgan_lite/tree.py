@@ -14,6 +14,7 @@ lists and dicts, so ``torch.load(..., weights_only=True)`` reads it safely.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 import time
 import zlib
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .data import ImageData, check_images, from_tensor
 from .progress import progress_bar
 from .settings import Settings, pick_device
 from .training import CollapseError, SplitResult, raw_split, refine, to_uint8
@@ -79,6 +81,7 @@ class Tree:
         self.pending: dict | None = None      # a split in progress (for resuming)
         self.seconds = 0.0
         self.device = ""
+        self.data_digest: str | None = None   # fingerprint of the images, checked on resume
 
     # ---- structure ----------------------------------------------------
     @property
@@ -120,15 +123,35 @@ class Tree:
             "labels": self.labels, "class_names": self.class_names,
             "nodes": [n.to_dict() for n in self.nodes], "splits": list(self.splits),
             "pending": self.pending, "seconds": self.seconds, "device": self.device,
+            "data_digest": self.data_digest,
         }
 
     def save(self, path) -> Path:
-        """Write atomically: a temporary file first, then a rename."""
+        """Write atomically: a temporary file first (flushed to disk), then a rename.
+
+        A reader (or a resumed run) sees either the previous file or the new
+        one, never a half-written file, even if the process is killed mid-save.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(self.state_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        try:  # make the rename itself durable (POSIX; not possible on every platform)
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
         return path
 
     @classmethod
@@ -141,18 +164,31 @@ class Tree:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file: {exc}") from exc
+            raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file (corrupt or truncated?): {exc}. "
+                             "Delete it to start the run over, or use another run_dir") from exc
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"{path} is not an HC-MGAN Lite tree file (format tag missing)")
-        if d.get("version", 0) > VERSION:
-            raise ValueError(f"{path} was written by a newer version (file format {d['version']}, "
+            raise ValueError(f"{path} is not an HC-MGAN Lite tree file (format tag {FORMAT!r} missing)")
+        v = d.get("version")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{path} has an unknown file format version {v!r}; "
+                             f"this library reads versions 1 to {VERSION}")
+        if v > VERSION:
+            raise ValueError(f"{path} was written by a newer version (file format {v}, "
                              f"this library reads up to {VERSION}); upgrade hcmgan_lite")
-        s = d["settings"]
-        s["betas"], s["d_widths"] = tuple(s["betas"]), tuple(s["d_widths"])
-        tree = cls(d["n_images"], d["image_shape"], Settings.from_dict(s), d["labels"], d["class_names"])
-        tree.nodes = [Node.from_dict(n) for n in d["nodes"]]
-        tree.splits, tree.pending = list(d["splits"]), d["pending"]
+        try:
+            s = dict(d["settings"])
+            try:
+                settings = Settings.from_dict(s)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path} holds settings this version cannot use ({exc}); "
+                                 "was it written by a newer hcmgan_lite?") from exc
+            tree = cls(d["n_images"], d["image_shape"], settings, d["labels"], d["class_names"])
+            tree.nodes = [Node.from_dict(n) for n in d["nodes"]]
+            tree.splits, tree.pending = list(d["splits"]), d["pending"]
+        except KeyError as exc:
+            raise ValueError(f"{path} is an incomplete tree file: the entry {exc} is missing") from exc
         tree.seconds, tree.device = d.get("seconds", 0.0), d.get("device", "")
+        tree.data_digest = d.get("data_digest")
         return tree
 
 
@@ -163,6 +199,13 @@ def _seed(base: int, *parts) -> int:
     return zlib.crc32(repr((base,) + parts).encode()) & 0x7FFFFFFF
 
 
+def data_digest(images: torch.Tensor) -> str:
+    """A fingerprint of the images (shape and exact float32 values) to tell data sets apart on resume."""
+    x = images.detach().to("cpu", torch.float32).contiguous()
+    crc = zlib.crc32(repr(tuple(x.shape)).encode())
+    return f"crc32:{zlib.crc32(x.numpy().reshape(-1).view('uint8'), crc):08x}"
+
+
 def _real_samples(images: torch.Tensor, membership: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     idx = torch.multinomial(membership.cpu().clamp_min(0) + 1e-12, n, replacement=True, generator=g)
@@ -170,27 +213,48 @@ def _real_samples(images: torch.Tensor, membership: torch.Tensor, n: int, seed: 
 
 
 def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, parent_mass: float):
-    """Run one GAN training; retrain with a new seed if it collapses or splits degenerately."""
-    for attempt in range(s.max_retries + 1):
+    """Run one GAN training; retrain with a new seed if it fails.
+
+    Failures: a collapse (:class:`CollapseError`: D's loss on a generator's
+    samples near 0, a generator's samples no longer varying, NaN/inf losses),
+    NaN/inf memberships, or a degenerate split (the smaller child holds less
+    than ``min_child_frac`` of the parent's mass).  Each failure is logged and
+    recorded in ``node.retries`` as ``{stage, attempt, kind, reason}``.  When
+    every try fails, the least degenerate split is kept if there was one with
+    two non-empty children; otherwise :class:`CollapseError` is raised.
+    """
+    tries = s.max_retries + 1
+    fallback, fallback_frac, last = None, -1.0, ("collapse_loss", "")
+    for attempt in range(tries):
         torch.manual_seed(_seed(s.seed, *seed_parts, attempt))
         try:
             res: SplitResult = fn()
         except CollapseError as exc:
-            why = str(exc)
-            res = None
+            kind, why = exc.kind, str(exc)
         else:
-            frac = float(torch.minimum(res.s_l.sum(), res.s_m.sum())) / max(parent_mass, 1e-12)
-            if frac >= s.min_child_frac:
-                return res
-            why = f"{stage}: degenerate split, smaller child holds {frac:.2%} of the mass (< {s.min_child_frac:.2%})"
-        node.retries.append({"stage": stage, "attempt": attempt, "reason": why})
+            if not bool(torch.isfinite(res.s_l).all() & torch.isfinite(res.s_m).all()):
+                kind, why = "non_finite", f"{stage}: the classifier gave NaN/inf memberships"
+            else:
+                small = float(torch.minimum(res.s_l.sum(), res.s_m.sum()))
+                frac = small / max(parent_mass, 1e-12)
+                if frac >= s.min_child_frac:
+                    return res
+                kind = "degenerate"
+                why = (f"{stage}: degenerate split, smaller child holds {frac:.2%} of the mass "
+                       f"(< min_child_frac={s.min_child_frac:.2%})")
+                if small > 0 and frac > fallback_frac:
+                    fallback, fallback_frac = res, frac
+        node.retries.append({"stage": stage, "attempt": attempt, "kind": kind, "reason": why})
+        last = (kind, why)
         if attempt < s.max_retries:
             log.warning("node %d %s: %s; retraining with a new seed (%d/%d)", node.id, stage, why,
                         attempt + 1, s.max_retries)
-    if res is None:
-        raise CollapseError(f"node {node.id} {stage}: every attempt collapsed ({s.max_retries + 1} tries)")
-    log.warning("node %d %s: keeping a degenerate split after %d tries", node.id, stage, s.max_retries + 1)
-    return res
+    if fallback is not None:
+        log.warning("node %d %s: keeping the least degenerate split (smaller child %.2f%% of the mass) "
+                    "after %d tries", node.id, stage, 100 * fallback_frac, tries)
+        return fallback
+    raise CollapseError(f"node {node.id} {stage}: all {tries} tries failed; last: {last[1]}. Try another seed, "
+                        "lower learning rates or a larger max_retries (in a new run_dir)", kind=last[0])
 
 
 def _stage_log(stage: str, res: SplitResult) -> dict:
@@ -204,30 +268,59 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
               progress: bool = True, callback=None) -> Tree:
     """Grow an HC-MGAN tree on ``data`` (an :class:`~hcmgan_lite.data.ImageData`) to ``n_leaves`` leaves.
 
-    ``run_dir``: where checkpoints go; an existing checkpoint there is resumed.
+    ``run_dir``: where checkpoints go; an existing checkpoint there is resumed
+    (it must have been grown on the same images with the same settings).
     ``callback(tree, event)`` is called after every raw split and refinement.
+    Bad input (too few images, images of the wrong size, range or with NaN,
+    labels of the wrong length) raises ``ValueError`` before any training.
     """
-    if int(n_leaves) < 2:
-        raise ValueError(f"n_leaves must be at least 2, got {n_leaves}")
+    if isinstance(n_leaves, bool) or not isinstance(n_leaves, numbers.Integral) or n_leaves < 2:
+        raise ValueError(f"n_leaves must be an integer >= 2, got {n_leaves!r}")
+    if not isinstance(data, ImageData):
+        data = from_tensor(data)
+    check_images(data.images)
+    if data.labels is not None and len(data.labels) != len(data):
+        raise ValueError(f"data has {len(data)} images but {len(data.labels)} labels; need one label per image")
     if len(data) < n_leaves:
         raise ValueError(f"cannot grow {n_leaves} clusters from {len(data)} images")
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings must be a Settings (see get_settings), got {type(settings).__name__}")
     device = pick_device(device)
     ckpt = Path(run_dir) / "tree.pt" if run_dir is not None else None
     s = settings
-    X = data.images.to(device, torch.float32)
+    digest = data_digest(data.images)
     if ckpt is not None and ckpt.exists():
         tree = Tree.load(ckpt)
         if tree.n_images != len(data) or tree.image_shape != tuple(data.images.shape[1:]):
             raise ValueError(f"the checkpoint in {run_dir} was grown on other data "
-                             f"({tree.n_images} images of {tree.image_shape}); use another run_dir")
-        if tree.settings.to_dict() != s.to_dict():
-            raise ValueError(f"the checkpoint in {run_dir} was grown with other settings; use another run_dir")
+                             f"({tree.n_images} images of {tree.image_shape}, now {len(data)} of "
+                             f"{tuple(data.images.shape[1:])}); use another run_dir")
+        if tree.data_digest is not None and tree.data_digest != digest:
+            raise ValueError(f"the checkpoint in {run_dir} was grown on other data (same number and size of "
+                             f"images, different pixel values: fingerprint {tree.data_digest} vs {digest}); "
+                             "use another run_dir")
+        old, new = tree.settings.to_dict(), s.to_dict()
+        diff = [k for k in new if k != "profile" and old.get(k) != new[k]]
+        if diff:
+            what = "; ".join(f"{k}: {old.get(k)!r} in the checkpoint, {new[k]!r} now" for k in diff)
+            raise ValueError(f"the checkpoint in {run_dir} was grown with other settings ({what}); "
+                             "resume with the same settings or use another run_dir")
+        if tree.device and torch.device(tree.device).type != device.type:
+            log.warning("resuming a tree grown on %s on %s: the result will not match an uninterrupted run "
+                        "bit for bit", tree.device, device)
         log.info("resuming %s from %s", tree, ckpt)
     else:
+        tree = None
+    X = data.images.to(device, torch.float32)
+    if tree is None:
         tree = Tree(len(data), data.images.shape[1:], s, data.labels, getattr(data, "class_names", None))
+        tree.data_digest = digest
         root = Node(0, None, 0, torch.ones(len(data)))
         root.real = _real_samples(X, root.membership, s.n_samples, _seed(s.seed, "real", 0))
         tree.nodes.append(root)
+    if ckpt is not None:  # temporary files of a save that was killed midway
+        for stale in ckpt.parent.glob(ckpt.name + ".tmp*"):
+            stale.unlink(missing_ok=True)
     tree.device = str(device)
 
     def save(event):

@@ -111,6 +111,17 @@ def wait_for(driver, script: str, what: str, timeout: float = WAIT_S):
         time.sleep(0.25)
 
 
+# Embedded widget views, and those the widget manager has drawn (next to each view).
+_N_WIDGET_VIEWS = (
+    "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+)
+_N_RENDERED_WIDGETS = (
+    "Array.from(document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]'))"
+    ".filter(s => s.previousElementSibling && s.previousElementSibling.matches('.widget-subarea')"
+    " && s.previousElementSibling.children.length > 0).length"
+)
+
+
 def open_page(driver, url: str) -> None:
     """Load ``url`` and wait until its math and widgets are rendered."""
     driver.get_log("browser")  # drop entries from earlier pages
@@ -120,25 +131,15 @@ def open_page(driver, url: str) -> None:
     # into an <mjx-container>.
     if driver.execute_script("return document.querySelectorAll('.math').length"):
         wait_for(driver, "window.MathJax && MathJax.startup && MathJax.startup.document", "MathJax to start")
-        driver.execute_async_script(
+        outcome = driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "MathJax.startup.promise.then(() => done(true), (e) => done(String(e)));"
         )
+        assert outcome is True, f"MathJax failed on {url}: {outcome}"
         wait_for(driver, "document.querySelectorAll('mjx-container').length > 0", "math to be typeset")
-    # Widgets: each embedded view script gets a rendered widget next to it.
     if driver.execute_script(_N_WIDGET_VIEWS):
         wait_for(driver, f"({_N_RENDERED_WIDGETS}) >= ({_N_WIDGET_VIEWS})", "widgets to render")
     time.sleep(0.5)  # let late script errors reach the console
-
-
-_N_WIDGET_VIEWS = (
-    "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
-)
-_N_RENDERED_WIDGETS = (
-    "Array.from(document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]'))"
-    ".filter(s => s.previousElementSibling && s.previousElementSibling.matches('.widget-subarea')"
-    " && s.previousElementSibling.children.length > 0).length"
-)
 
 
 def severe_console_entries(driver) -> list[str]:
@@ -238,7 +239,7 @@ def test_page_renders(book_browser, doc):
 
     foreign = driver.execute_script(
         "return performance.getEntriesByType('resource').map(r => r.name)"
-        ".filter(n => !n.startsWith(location.origin) && !n.startsWith('data:'))"
+        ".filter(n => !n.startsWith(location.origin) && !/^(data|blob):/.test(n))"
     )
     assert not foreign, f"{page}: resources requested from outside the book: {foreign}"
 

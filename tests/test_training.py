@@ -26,7 +26,7 @@ def test_weighted_sampler_draws_in_proportion_to_membership():
     n = 10
     X = torch.arange(n, dtype=torch.float32).reshape(n, 1, 1, 1).expand(n, 1, 28, 28).contiguous()
     w = torch.tensor([0., 1, 2, 3, 4, 0, 0.5, 5, 0, 4.5])
-    s = get_settings("quick", **TINY, batch_size=500)
+    s = get_settings("quick", **{**TINY, "batch_size": 500})
     gan = SplitGAN("mgan", (1, 28, 28), s, CPU)
     seen = []
     orig = gan._features

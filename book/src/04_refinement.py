@@ -1,0 +1,116 @@
+# %% [markdown]
+# # Refinement
+#
+# A raw split is a rough cut: one discriminator has to model the whole node, and
+# the two generators often differ in something other than the clusters we hope
+# for. The **refinement** (Algorithms 3 and 4) improves the split iteratively.
+#
+# Each refinement creates two fresh, independent *refinement groups* $l$ and $m$,
+# each a GAN $(G_j, D_j)$ with its own classifier $C_j$ on $D_j$'s trunk. Group
+# $j$ draws its real images from its own membership $\mathcal{P}_{\mathbf{s}_j}$,
+# so each discriminator sees a more homogeneous region and each generator learns
+# to represent just that region. Both classifiers learn to tell $G_l$'s samples
+# from $G_m$'s, and each generator minimises its own discriminator's loss plus
+# $\gamma$ times the classification loss under *both* classifiers (eq. 6):
+#
+# $$\mathcal{L}_{cls}(G_l, C_l) = \mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_l(x)] + \mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_m(x)] + \mathbb{E}_{x \sim \mathcal{P}_{G_m}}[\log C_l(x)].$$
+#
+# Then the memberships are re-estimated with the two-classifier average,
+#
+# $$s^{(t+1)}_{l,i} = \tfrac{1}{2}\big(C_l(l \mid x_i) + C_m(l \mid x_i)\big)\,\big(s^{(t)}_{l,i} + s^{(t)}_{m,i}\big), \qquad \mathbf{s}^{(t+1)}_m = \mathbf{s}_k - \mathbf{s}^{(t+1)}_l,$$
+#
+# and the next refinement starts from the new memberships with fresh networks.
+# `hcmgan_lite` trains the two groups as one batched computation (their
+# networks are stacked along the channel axis), which is the same mathematics as
+# training them one after the other.
+
+# %% tags=["parameters"]
+import os
+PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
+DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
+SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
+REFINEMENTS = int(os.environ.get("HCMGAN_REFINEMENTS", "0"))   # 0: the profile's number (Table 3 for "paper")
+
+# %%
+import time
+from pathlib import Path
+import torch
+import matplotlib.pyplot as plt
+import hcmgan_lite as hc
+from hcmgan_lite import figures
+
+device = hc.pick_device(DEVICE)
+data = hc.load_mnist().subset(classes=["3", "5"])
+X = data.images.to(device)
+settings = hc.get_settings(PROFILE, "mnist", seed=SEED)
+T = REFINEMENTS or settings.refinements
+s_k = torch.ones(len(data))
+
+# the raw split of the previous chapter (trained again with the same seed if it is not on disk)
+saved = Path(RUN_DIR) / f"threes-fives-{PROFILE}-seed{SEED}" / "raw.pt"
+if saved.exists():
+    raw = torch.load(saved, weights_only=True)
+    s_l, s_m = raw["s_l"], raw["s_m"]
+else:
+    torch.manual_seed(SEED)
+    r = hc.raw_split(X, s_k.to(device), settings)
+    s_l, s_m = r.s_l.cpu(), r.s_m.cpu()
+print(f"{T} refinements, starting from a raw split with ACC {hc.cluster_acc(data.labels, (s_m > s_l).long()):.3f}")
+
+# %% [markdown]
+# ## Refining, iteration by iteration
+
+# %%
+history, accs, results = [s_l], [hc.cluster_acc(data.labels, (s_m > s_l).long())], []
+t0 = time.perf_counter()
+for t in range(1, T + 1):
+    torch.manual_seed(SEED * 1000 + t)
+    r = hc.refine(X, s_l.to(device), s_m.to(device), settings, desc=f"refinement {t}")
+    s_l, s_m = r.s_l.cpu(), r.s_m.cpu()
+    assert torch.allclose(s_l + s_m, s_k, atol=1e-5)      # the mass is conserved exactly
+    history.append(s_l)
+    results.append(r)
+    accs.append(hc.cluster_acc(data.labels, (s_m > s_l).long()))
+    print(f"refinement {t}: ACC {accs[-1]:.3f}, classifier accuracy on the generators {r.log.history['c_acc'][-1]:.2f}")
+refine_seconds = time.perf_counter() - t0
+
+# %% [markdown]
+# The paper's Figure 2 shows the same thing as class-mass bars: after each
+# refinement, more of each class's mass sits on one side.
+
+# %%
+fig = figures.split_progression(history, s_k, data.labels, data.class_names)
+plt.show()
+
+# %%
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(range(len(accs)), accs, "o-")
+ax.set_xticks(range(len(accs)), ["raw"] + [str(t) for t in range(1, len(accs))])
+ax.set_xlabel("refinement"); ax.set_ylabel("ACC of the split"); ax.set_ylim(0.4, 1.0); ax.grid(alpha=.3)
+ax.set_title("threes vs fives: ACC per refinement")
+plt.show()
+
+# %% [markdown]
+# What the last refinement's generators produce: $G_l$ and $G_m$, each trained
+# only on its own side of the split.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(8, 4))
+figures.image_grid(results[-1].fake[0], nrow=5, ax=axes[0], title="$G_l$", border="red")
+figures.image_grid(results[-1].fake[1], nrow=5, ax=axes[1], title="$G_m$", border="red")
+plt.show()
+
+# %% [markdown]
+# ## What we saw
+
+# %%
+from IPython.display import Markdown
+gain = accs[-1] - accs[0]
+Markdown(f"""
+* {T} refinements took {refine_seconds:.0f} s on {device} ({PROFILE} profile).
+* ACC of the threes-vs-fives split: {accs[0]:.3f} after the raw split, then
+  {', '.join(f'{a:.3f}' for a in accs[1:])} after each refinement: {'a gain' if gain >= 0 else 'a loss'} of {abs(gain):.3f}.
+* The paper reports that refinements improved its MNIST result most of all datasets (Table 1: ACC .877 with raw splits only,
+  .943 with refinements, at the paper's schedule on a GPU).
+""")

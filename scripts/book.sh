@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build the book: set up .venv, fetch the JavaScript served with the book,
+# execute every chapter once and write the HTML to _build/html.
+# Fails (non-zero exit) if any cell of any chapter raises an error.
+# Usage: bash scripts/book.sh [extra jupyter-book build options]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/fetch_js.sh"
+
+cd "$ROOT"
+# The chapters import hcmgan_lite from the working tree.
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+echo "[book] profile: ${HCMGAN_PROFILE:-quick}; data: ${HCMGAN_DATA:-<unset>}"
+
+# Start from a clean output so that pages removed from _toc.yml disappear.
+rm -rf _build/html _build/.doctrees _build/jupyter_execute
+start=$SECONDS
+jupyter-book build . --builder html --all "$@"
+if [ ! -f _build/html/index.html ]; then
+  echo "[book] _build/html/index.html was not written" >&2
+  exit 1
+fi
+echo "[book] built in $((SECONDS - start)) s"
+echo "[book] open file://$ROOT/_build/html/index.html"

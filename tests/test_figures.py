@@ -1,0 +1,149 @@
+"""Figures on a small tree grown for real (a few seconds of training at tiny widths)."""
+import os
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from hcmgan_lite import figures as F  # noqa: E402
+from hcmgan_lite import from_tensor, get_settings, grow_tree, load_fashion_mnist, raw_split  # noqa: E402
+from hcmgan_lite.metrics import class_mass_table  # noqa: E402
+
+TINY = dict(g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=6, min_steps=6,
+            log_every=2, refinements=1, n_samples=9, max_retries=0, collapse_loss=0.0)
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_data():
+    """240 Fashion-MNIST images of 4 classes, or random images with 4 labels when the data is absent."""
+    for root in (os.environ.get("HCMGAN_DATA"), REPO.parent / "shared" / "data"):
+        if root:
+            try:
+                return load_fashion_mnist(root).subset(classes=[1, 8, 7, 0], per_class=60)
+            except FileNotFoundError:
+                continue
+    g = torch.Generator().manual_seed(0)
+    return from_tensor(torch.rand(240, 1, 28, 28, generator=g) * 2 - 1, labels=torch.arange(240) % 4)
+
+
+def grow_small_tree(tmp_path_factory, data):
+    """A 4-leaf tree; grown once per test session (the second caller resumes the saved tree)."""
+    run = tmp_path_factory.getbasetemp() / "small_tree"
+    return grow_tree(data, 4, get_settings("quick", **TINY), "cpu", run_dir=run, progress=False), run
+
+
+@pytest.fixture(scope="module")
+def data():
+    return small_data()
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, data):
+    return grow_small_tree(tmp_path_factory, data)[0]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def image_axes(fig):
+    return [ax for ax in fig.axes if ax.images]
+
+
+def test_image_grid_shows_the_given_pixels():
+    white = torch.full((6, 1, 8, 8), 255, dtype=torch.uint8)
+    fig = F.image_grid(white, nrow=3, border=F.GENERATED, title="t")
+    arr = fig.axes[0].images[0].get_array()
+    assert arr.shape == (2 * 9 + 1, 3 * 9 + 1, 3) and (arr == 255).all()
+    assert all(np.allclose(sp.get_edgecolor()[:3], matplotlib.colors.to_rgb(F.GENERATED))
+               for sp in fig.axes[0].spines.values())
+    black = -torch.ones(6, 1, 8, 8)                      # float in [-1, 1]
+    arr = F.image_grid(black, nrow=3).axes[0].images[0].get_array()
+    assert (arr == 0).sum() == 6 * 8 * 8 * 3              # every image pixel black, the padding white
+
+
+def test_sample_by_membership_follows_the_membership():
+    x = torch.arange(5, dtype=torch.uint8)[:, None, None, None].expand(5, 1, 2, 2) * 50
+    s = torch.tensor([0, 0, 1.0, 0, 0])
+    out = F.sample_by_membership(x, s, n=7, seed=3)
+    assert out.shape == (7, 1, 2, 2) and (out == 100).all()
+    s = torch.rand(5)
+    assert torch.equal(F.sample_by_membership(x, s, 10, seed=1), F.sample_by_membership(x, s, 10, seed=1))
+
+
+def test_membership_shaded_grid_tints_by_the_split(data):
+    n = len(data)
+    fig = F.membership_shaded_grid(data.images, torch.ones(n), torch.zeros(n), n=9)
+    assert len(fig.axes) == 2                             # the grid and its colour bar
+    arr = fig.axes[0].images[0].get_array().astype(int)
+    assert (arr[..., 2] >= arr[..., 0]).all() and (arr[..., 2] > arr[..., 0]).any()   # s_l: blue
+    arr = F.membership_shaded_grid(data.images, torch.zeros(n), torch.ones(n), n=9).axes[0].images[0]
+    arr = arr.get_array().astype(int)
+    assert (arr[..., 0] >= arr[..., 2]).all() and (arr[..., 0] > arr[..., 2]).any()   # s_m: red
+
+
+def test_class_mass_bars_heights_are_the_table(tree):
+    m = tree.memberships()
+    fig = F.class_mass_bars(m, tree.labels, tree.class_names)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    table = np.nan_to_num(class_mass_table(m, tree.labels, tree.class_names))
+    assert np.allclose(heights, table.ravel())
+    assert np.allclose(table.sum(0), 100, atol=1e-3)      # the leaves partition every class
+
+
+def test_split_acc():
+    y = torch.tensor([0, 0, 1, 1, 1])
+    assert F.split_acc(torch.tensor([1.0, 1, 0, 0, 0]), torch.tensor([0.0, 0, 1, 1, 1]), y) == 1.0
+    # the last image is outside the node (s_k = 0.2): it does not count
+    assert F.split_acc(torch.tensor([1.0, 1, 0, 0, 0.2]), torch.tensor([0.0, 0, 1, 1, 0]), y) == 1.0
+
+
+def test_split_progression_has_a_panel_per_stage(tree):
+    node = tree.nodes[0]
+    fig = F.split_progression(node.history, node.membership, tree.labels, tree.class_names)
+    assert len(fig.axes) == len(node.history) == 1 + TINY["refinements"]
+    for t, ax in enumerate(fig.axes):
+        s_l = node.history[t]
+        acc = F.split_acc(s_l, node.membership - s_l, tree.labels)
+        assert f"ACC {acc:.3f}" in ax.get_title()
+    assert len(F.split_progression(node.history, node.membership, tree.labels, tree.class_names,
+                                   stages=[1]).axes) == 1
+
+
+def test_split_acc_curve_has_a_line_per_split(tree):
+    fig = F.split_acc_curve(tree)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == len(tree.splits)
+    node = tree.nodes[tree.splits[0]]
+    expected = [F.split_acc(h, node.membership - h, tree.labels) for h in node.history]
+    assert np.allclose(lines[0].get_ydata(), expected)
+
+
+def test_training_curves_and_snapshots(data):
+    s = get_settings("quick", **TINY)
+    res = raw_split(data.images, torch.ones(len(data)), s, torch.device("cpu"), snapshot_every=4, progress=False)
+    fig = F.training_curves(res.log)
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 4
+    assert list(fig.axes[1].get_lines()[0].get_xdata()) == res.log.history["step"]
+    fig = F.snapshot_strip(res.log.snapshots)
+    assert len(image_axes(fig)) == 2 * len(res.log.snapshots) and len(res.log.snapshots) >= 3
+    assert len(image_axes(F.snapshot_strip(res.log, max_rows=2))) == 4
+
+
+def test_tree_figure_draws_every_node(tree):
+    fig = F.tree_figure(tree, n_clusters=3)
+    axes = image_axes(fig)
+    assert len(axes) == len(tree.nodes)
+    framed = [ax for ax in axes if ax.spines["top"].get_linewidth() == 3.0]
+    assert len(framed) == 3                               # the leaves of the 3-cluster cut
+    titles = sorted(ax.get_title() for ax in axes)
+    assert titles == sorted(f"node {n.id} · mass {n.mass:,.0f}" for n in tree.nodes)
+    assert len(image_axes(F.tree_figure(tree, max_depth=1))) == 3
+    assert fig.get_size_inches()[0] >= 2 * tree.n_leaves   # the figure grows with the tree
