@@ -6,9 +6,10 @@ that runs on CPU and GPU alike.
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
 from . import experiments
 from .estimator import HCMGAN
-from .metrics import ari, class_mass_table, cluster_acc, evaluate, mean_per_class_acc, nmi
+from .explorer import explore
+from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
 from .settings import Settings, get_settings, pick_device
 from .training import CollapseError, SplitGAN, raw_split, refine
-from .tree import Node, Tree, grow_tree
+from .tree import Node, Tree, grow_tree, split_entropy
 
 __version__ = "0.1.0"

@@ -56,7 +56,9 @@ def main(argv=None) -> int:
     r.add_argument("run_dir")
     r.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
     r.add_argument("--data-root", default=None)
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
+    for sp in (f, r):  # also accepted after the subcommand
+        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
 

@@ -47,7 +47,17 @@ def _png(fig, dpi: int) -> bytes:
 
 
 def _image(fig, dpi: int) -> widgets.Image:
-    return widgets.Image(value=_png(fig, dpi), format="png", layout=widgets.Layout(max_width="100%"))
+    # at its own size (a VBox would stretch it to the full width), shrunk to fit narrow pages
+    layout = widgets.Layout(max_width="100%", height="auto", align_self="flex-start", margin="0")
+    return widgets.Image(value=_png(fig, dpi), format="png", layout=layout)
+
+
+def _table(header, rows) -> str:
+    cell = "style='padding:1px 12px 1px 0; text-align:{}'"
+    th = "".join(f"<th {cell.format('left')}>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td {cell.format('right' if i else 'left')}>{v}</td>"
+                                    for i, v in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table style='border-collapse:collapse; margin:4px 0'><tr>{th}</tr>{body}</table>"
 
 
 def outline(tree: Tree) -> list[tuple[int, str]]:
@@ -109,37 +119,44 @@ def explorer_summary(tree_or_path) -> dict:
 
 def _node_header(tree: Tree, k: int) -> str:
     node = tree.nodes[k]
-    parts = [f"<b>node {k}</b> · depth {node.depth} · mass {node.mass:,.1f} "
-             f"({node.mass / tree.n_images:.1%} of the {tree.n_images:,} images)"]
-    parts.append("root" if node.parent is None else f"parent: node {node.parent}")
+    line1 = [f"<b>node {k}</b> · depth {node.depth} · mass {node.mass:,.1f} "
+             f"({node.mass / tree.n_images:.1%} of the {tree.n_images:,} images)",
+             "the root" if node.parent is None else f"parent: node {node.parent}"]
     if node.children is not None:
         a, b = node.children
-        parts.append(f"children: node {a} (mass {tree.nodes[a].mass:,.0f}) and node {b} "
-                     f"(mass {tree.nodes[b].mass:,.0f}); split #{tree.splits.index(k) + 1} of the tree")
+        line1.append(f"children: node {a} (mass {tree.nodes[a].mass:,.0f}) and node {b} "
+                     f"(mass {tree.nodes[b].mass:,.0f}), split #{tree.splits.index(k) + 1} of the tree")
     else:
-        parts.append("a leaf of the grown tree")
+        line1.append("a leaf of the grown tree")
     first, last = _leaf_range(tree, k)
-    parts.append(f"a cluster when the tree is cut at {first}" + (f"–{last}" if last > first else "")
-                 + f" cluster{'s' if last > 1 else ''}")
+    line2 = [f"one of the clusters when the tree is cut at {first}" + (f"–{last}" if last > first else "")
+             + f" cluster{'s' if last > 1 else ''}"]
     comp = _composition(tree, node.membership)
     if comp:
-        parts.append(f"mostly {comp}")
-    return "<br>".join(parts)
+        line2.append(f"mostly {comp}")
+    return " · ".join(line1) + "<br>" + " · ".join(line2)
 
 
 def _stage_table(node) -> str:
     if not node.split_logs:
         return ""
-    rows = "".join(
-        f"<tr><td>{html.escape(str(lg.get('stage')))}</td><td>{lg.get('steps')}</td>"
-        f"<td>{lg.get('seconds', 0):.1f}</td>"
-        f"<td>{'' if lg.get('c_acc') is None else format(lg['c_acc'], '.2f')}</td>"
-        f"<td>{'' if lg.get('change') is None else format(lg['change'], ',.1f')}</td></tr>"
-        for lg in node.split_logs)
+    guarded = any("accepted" in lg for lg in node.split_logs)
+    rows = []
+    for lg in node.split_logs:
+        row = [html.escape(str(lg.get("stage"))), lg.get("steps"), f"{lg.get('seconds', 0):.1f}",
+               "" if lg.get("c_acc") is None else f"{lg['c_acc']:.2f}",
+               "" if lg.get("change") is None else f"{lg['change']:,.1f}"]
+        if guarded:   # refine_guard: a refinement that made the split less decisive is not kept
+            row.append({True: "yes", False: "no (less decisive)"}.get(lg.get("accepted"), ""))
+        rows.append(row)
+    header = ["stage", "steps", "seconds", "classifier accuracy", "mass it would move"] + ["kept"] * guarded
     retries = "".join(f"<li>{html.escape(r['reason'])}</li>" for r in node.retries)
-    return ("<table><tr><th>stage</th><th>steps</th><th>seconds</th><th>classifier acc.</th>"
-            "<th>mass moved</th></tr>" + rows + "</table>"
-            + (f"<p>Trainings thrown away and redone:</p><ul>{retries}</ul>" if retries else ""))
+    return ("<b>The trainings of this split</b>" + _table(header, rows)
+            + (f"Trainings thrown away and redone:<ul>{retries}</ul>" if retries else ""))
+
+
+def _nrow(images) -> int:
+    return int(np.ceil(np.sqrt(len(images))))
 
 
 def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
@@ -148,15 +165,13 @@ def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
     items = [widgets.HTML(_node_header(tree, k))]
     # real samples | the parent's generator for this node | class-mass bars
     n_panels = 2 + labelled
-    fig, axes = plt.subplots(1, n_panels, figsize=(2.6 * n_panels + 0.8, 2.7),
+    fig, axes = plt.subplots(1, n_panels, figsize=(2.6 * n_panels + 0.4, 2.7),
                              gridspec_kw={"width_ratios": [1, 1] + [1.3] * labelled})
     real = node.real if images is None else figures.sample_by_membership(images, node.membership, 25, seed=k)
-    def nrow(x):
-        return int(np.ceil(np.sqrt(len(x))))
-    figures.image_grid(real, nrow=nrow(real), ax=axes[0], title="real images, drawn from $P_{s_k}$",
+    figures.image_grid(real, nrow=_nrow(real), ax=axes[0], title="real images, drawn from $P_{s_k}$",
                        border=figures.REAL)
     if node.generated is not None:
-        figures.image_grid(node.generated, nrow=nrow(node.generated), ax=axes[1], border=figures.GENERATED,
+        figures.image_grid(node.generated, nrow=_nrow(node.generated), ax=axes[1], border=figures.GENERATED,
                            title=f"generated for it (node {node.parent}'s split)")
     else:
         axes[1].axis("off")
@@ -172,15 +187,15 @@ def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
         s_l = tree.nodes[a].membership
         s_m = tree.nodes[b].membership
         n_panels = 2 + (images is not None)
-        fig, axes = plt.subplots(1, n_panels, figsize=(2.8 * n_panels + 0.6, 2.7))
+        fig, axes = plt.subplots(1, n_panels, figsize=(2.7 * n_panels + 0.3, 2.7))
         fakes = node.split_fakes[-1]
         stage = "raw split" if len(node.split_fakes) == 1 else f"refinement {len(node.split_fakes) - 1}"
         for j, (ax, c) in enumerate(zip(axes, (a, b))):
-            figures.image_grid(fakes[j], nrow=nrow(fakes[j]), ax=ax, border=figures.GENERATED,
+            figures.image_grid(fakes[j], nrow=_nrow(fakes[j]), ax=ax, border=figures.GENERATED,
                                title=f"generator of node {c} ({stage})")
         if images is not None:
             figures.membership_shaded_grid(images, s_l, s_m, n=25, seed=k, ax=axes[2])
-            axes[2].set_title(f"node {k}'s images: blue → node {a}, red → node {b}", fontsize=8)
+            axes[2].set_title(f"its images: blue → node {a}, red → node {b}", fontsize=8)
         fig.tight_layout()
         items.append(_image(fig, dpi))
         if labelled and node.history:
@@ -197,15 +212,13 @@ def _cut_view(tree: Tree, cut: dict, dpi: int) -> widgets.VBox:
     head = f"<b>{n} cluster{'s' if n > 1 else ''}</b>: leaves " + ", ".join(f"node {k}" for k in cut["leaves"])
     if "acc" in cut:
         head += f" · <b>ACC {cut['acc']:.3f}</b> · <b>NMI {cut['nmi']:.3f}</b>"
-    rows = "".join(
-        f"<tr><td>{i}</td><td>node {k}</td><td>{size:,}</td><td>{mass:,.1f}</td>"
-        f"<td>{_composition(tree, tree.nodes[k].membership)}</td></tr>"
-        for i, (k, size, mass) in enumerate(zip(cut["leaves"], cut["sizes"], cut["masses"])))
-    table = ("<table><tr><th>cluster</th><th>leaf</th><th>images (argmax)</th><th>mass</th>"
-             + ("<th>mostly</th>" if tree.labels is not None else "<th></th>") + "</tr>" + rows + "</table>")
-    items = [widgets.HTML(head + table)]
+    rows = [(i, f"node {k}", f"{size:,}", f"{mass:,.1f}", _composition(tree, tree.nodes[k].membership))
+            for i, (k, size, mass) in enumerate(zip(cut["leaves"], cut["sizes"], cut["masses"]))]
+    header = ["cluster", "leaf", "images (argmax)", "mass", "mostly" if tree.labels is not None else ""]
+    items = [widgets.HTML(head + _table(header, rows))]
     if tree.labels is not None:
-        fig, ax = plt.subplots(figsize=(1.6 + 0.25 * n * (len(tree.class_names or [0] * 10)) ** 0.5 * 3, 2.5))
+        n_cls = len(tree.class_names) if tree.class_names else int(tree.labels.max()) + 1
+        fig, ax = plt.subplots(figsize=(min(1.5 + 0.12 * n * n_cls + 0.4 * n, 10), 2.5))
         figures.class_mass_bars(tree.memberships(n), tree.labels, tree.class_names,
                                 [f"node {k}" for k in cut["leaves"]], ax=ax)
         ax.set_title(f"% of each class's mass in the {n} clusters", fontsize=9)
@@ -223,7 +236,7 @@ class TreeExplorer(widgets.VBox):
     ``summary`` (:func:`explorer_summary`).
     """
 
-    def __init__(self, tree: Tree, images=None, dpi: int = 72):
+    def __init__(self, tree: Tree, images=None, dpi: int = 80):
         if images is not None:
             images = getattr(images, "images", images)
             if len(images) != tree.n_images:
@@ -245,20 +258,22 @@ class TreeExplorer(widgets.VBox):
         self.links = [widgets.jslink((self.node_picker, "index"), (self.node_stack, "selected_index")),
                       widgets.jslink((self.cut_slider, "index"), (self.cut_stack, "selected_index"))]
         s = tree.settings
-        title = (f"<h3 style='margin:0'>A tree of {n} leaves, {len(tree.nodes)} nodes, "
-                 f"{tree.n_images:,} images</h3><p>grown with the {html.escape(str(s.profile))} settings "
-                 f"({s.refinements} refinements per split) in {tree.seconds:.0f} s"
-                 + (f" on {html.escape(tree.device)}" if tree.device else "") + ".</p>")
+        refs = f"{s.refinements} refinement{'' if s.refinements == 1 else 's'} per split"
+        title = (f"<b style='font-size:1.15em'>A tree of {n} leaves, {len(tree.nodes)} nodes, "
+                 f"{tree.n_images:,} images</b>, grown with the {html.escape(str(s.profile))} settings "
+                 f"({refs}) in {tree.seconds:.0f} s"
+                 + (f" on {html.escape(tree.device)}" if tree.device else "") + ".")
         super().__init__([
             widgets.HTML(title),
-            widgets.HTML("<b>Pick a node</b> (the outline is the tree: ├─ and └─ lead to a node's two children)"),
+            widgets.HTML("<b>Pick a node</b> (the outline is the tree: ├─ and └─ lead to a node's "
+                         "two children)"),
             self.node_picker, self.node_stack,
             widgets.HTML("<hr><b>Cut the tree</b> at a number of clusters (the latest splits are undone first)"),
             self.cut_slider, self.cut_stack,
         ])
 
 
-def explore(tree_or_path, images=None, dpi: int = 72) -> TreeExplorer:
+def explore(tree_or_path, images=None, dpi: int = 80) -> TreeExplorer:
     """An explorer widget for a :class:`~hcmgan_lite.tree.Tree` or the path of a saved one.
 
     ``images``: the data the tree was grown on (``ImageData`` or ``N×C×H×W``),

@@ -65,11 +65,15 @@ def image_grid(images, nrow: int = 5, ax=None, title=None, border=None):
 
 
 def sample_by_membership(images, membership, n: int = 25, seed: int = 0, return_index: bool = False):
-    """``n`` uint8 images drawn with replacement in proportion to ``membership`` (seeded)."""
+    """``n`` uint8 images drawn with replacement in proportion to ``membership`` (seeded).
+
+    ``images``: ``N×C×H×W`` (uint8 or float in [-1, 1]) or an ``ImageData``.
+    """
+    images = torch.as_tensor(getattr(images, "images", images))
     g = torch.Generator().manual_seed(seed)
     w = torch.as_tensor(membership).detach().cpu().float().clamp_min(0) + 1e-12
     idx = torch.multinomial(w, n, replacement=True, generator=g)
-    out = _uint8(torch.as_tensor(images)[idx.to(torch.as_tensor(images).device)])
+    out = _uint8(images[idx.to(images.device)])
     return (out, idx) if return_index else out
 
 
@@ -145,18 +149,23 @@ def _stage_names(n):
     return ["raw split"] + [f"refinement {t}" for t in range(1, n)]
 
 
-def split_progression(history, s_k, labels, class_names, stages=None):
+def split_progression(history, s_k, labels, class_names, stages=None, max_cols: int = 5):
     """The paper's Figure 2: the two children's class-mass bars after each stage of a split.
 
     ``history[t]`` is ``s_l`` after stage ``t`` (0 = raw split); ``s_m = s_k - s_l``.
+    One panel per stage in ``stages`` (default: all), ``max_cols`` panels a row.
     With labels, each panel title gives :func:`split_acc` and the share of the
     mass on each class's majority side.
     """
     s_k = torch.as_tensor(s_k).detach().cpu().float()
     stages = list(range(len(history))) if stages is None else list(stages)
     names = _stage_names(len(history))
-    fig, axes = plt.subplots(1, len(stages), figsize=(2.4 * len(stages) + 1.4, 2.6), sharey=True, squeeze=False)
-    for i, (t, ax) in enumerate(zip(stages, axes[0])):
+    ncol = min(len(stages), max_cols)
+    nrows = -(-len(stages) // ncol)
+    fig, axes = plt.subplots(nrows, ncol, figsize=(2.4 * ncol + 1.4, 2.6 * nrows), sharey=True, squeeze=False)
+    for ax in axes.flat[len(stages):]:
+        fig.delaxes(ax)
+    for i, (t, ax) in enumerate(zip(stages, axes.flat)):
         s_l = torch.as_tensor(history[t]).cpu().float()
         s_m = s_k - s_l
         class_mass_bars(torch.stack([s_l, s_m]), labels, class_names, ["$s_l$", "$s_m$"], ax=ax,
@@ -166,7 +175,7 @@ def split_progression(history, s_k, labels, class_names, stages=None):
             title += f"\nACC {split_acc(s_l, s_m, labels):.3f} · majority side " \
                      f"{majority_side_purity(s_l, s_m, labels):.0%}"
         ax.set_title(title, fontsize=8)
-        if i:
+        if i % ncol:
             ax.set_ylabel("")
     fig.tight_layout()
     return fig

@@ -10,6 +10,16 @@ and trains them together instead of one after the other.
 The copies are packed along the channel axis and run with grouped
 convolutions, so they never exchange information: the gradient of copy ``j``'s
 loss reaches copy ``j``'s parameters only.
+
+Two execution options change how a group runs, never what it computes (the
+parameters and the results are the same):
+
+* ``loop_copies``: run the copies one after the other, each with its slice of
+  the grouped weights, instead of as one grouped convolution;
+* ``channels_last``: lay the convolutions' activations and weights out
+  channels-last (``torch.channels_last``) instead of the default layout.
+
+:class:`~hcmgan_lite.training.SplitGAN` picks them per device.
 """
 from __future__ import annotations
 
@@ -44,7 +54,10 @@ class GroupLayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(k, c, h, w))
         self.bias = nn.Parameter(torch.zeros(k, c, h, w))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, k*c, h, w)
+    def forward(self, x: torch.Tensor, copy: int | None = None) -> torch.Tensor:
+        """x: (B, k*c, h, w); with ``copy=j``, x is (B, c, h, w) and only copy ``j`` runs."""
+        if copy is not None:
+            return F.layer_norm(x, self.shape, self.weight[copy], self.bias[copy])
         b = x.shape[0]
         x = x.reshape(b, self.k, *self.shape)
         x = F.layer_norm(x, self.shape) * self.weight + self.bias
@@ -63,7 +76,37 @@ def _unpack(x: torch.Tensor, k: int) -> torch.Tensor:
     return x.reshape(b, k, kc // k, h, w).transpose(0, 1)
 
 
-class Generator(nn.Module):
+def _run_copy(conv: nn.Module, x: torch.Tensor, j: int) -> torch.Tensor:
+    """Copy ``j`` of a grouped (transposed) convolution on its own input (B, C, H, W)."""
+    w, b = conv.weight.chunk(conv.groups)[j], conv.bias.chunk(conv.groups)[j]
+    if isinstance(conv, nn.ConvTranspose2d):
+        return F.conv_transpose2d(x, w, b, conv.stride, conv.padding, conv.output_padding)
+    return F.conv2d(x, w, b, conv.stride, conv.padding)
+
+
+class _Group(nn.Module):
+    """What :class:`Generator` and :class:`Critic` share: the execution options."""
+
+    loop_copies: bool = False
+    memory_format: torch.memory_format = torch.contiguous_format
+
+    def set_execution(self, loop_copies: bool | None = None, channels_last: bool | None = None):
+        """Run the copies in a loop or grouped; lay convolutions out channels-last or not."""
+        if loop_copies is not None:
+            self.loop_copies = bool(loop_copies)
+        if channels_last is not None:
+            memory_format = torch.channels_last if channels_last else torch.contiguous_format
+            self.memory_format = memory_format
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                    m.to(memory_format=memory_format)
+        return self
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=self.memory_format)
+
+
+class Generator(_Group):
     """``k`` generators: z ~ U[0,1]^latent -> FC -> (width, s, s) -> 2 transposed convs -> tanh.
 
     ``s`` is ``image_size / 4`` (7 for 28x28, 8 for 32x32).  Table 2 of the
@@ -89,11 +132,14 @@ class Generator(nn.Module):
         b = z.shape[1]
         h = F.relu(self.fc(z))                                   # (k, B, width*s*s)
         h = h.reshape(self.k, b, self.width, self.s, self.s)
-        h = F.relu(self.up1(_pack(h)))
+        if self.loop_copies and self.k > 1:
+            return torch.stack([torch.tanh(_run_copy(self.up2, F.relu(_run_copy(self.up1, self._layout(h[j]), j)), j))
+                                for j in range(self.k)])
+        h = F.relu(self.up1(self._layout(_pack(h))))
         return _unpack(torch.tanh(self.up2(h)), self.k)
 
 
-class Critic(nn.Module):
+class Critic(_Group):
     """``k`` discriminator/classifier pairs sharing a convolutional trunk each.
 
     Trunk: three 5x5 stride-2 convolutions with LayerNorm and LeakyReLU(0.2)
@@ -119,8 +165,17 @@ class Critic(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # (k, B, C, H, W) -> (k, B, F)
         b = x.shape[1]
-        h = _pack(x)
-        for conv, norm in zip(self.trunk[0::2], self.trunk[1::2]):
+        layers = list(zip(self.trunk[0::2], self.trunk[1::2]))
+        if self.loop_copies or self.k == 1:  # copy by copy: plain convolutions, LayerNorm with its affine map
+            out = []
+            for j in range(self.k):
+                h = self._layout(x[j])
+                for conv, norm in layers:
+                    h = F.leaky_relu(norm(_run_copy(conv, h, j), j), self.slope)
+                out.append(h.reshape(b, -1))
+            return out[0][None] if self.k == 1 else torch.stack(out)
+        h = self._layout(_pack(x))
+        for conv, norm in layers:
             h = F.leaky_relu(norm(conv(h)), self.slope)
         return h.reshape(b, self.k, -1).transpose(0, 1)
 

@@ -61,6 +61,46 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
+CPU_PREDICT_CHUNK = 128  # images per forward pass of the re-estimation on the CPU (benchmarks/)
+
+
+class _Compiled:
+    """``torch.compile(fn)``, falling back to ``fn`` for good if compiling or running it fails."""
+
+    def __init__(self, fn, what: str):
+        self.fn, self.what = fn, what
+        try:
+            self.compiled = torch.compile(fn)
+        except Exception as exc:  # pragma: no cover - depends on the platform
+            log.warning("torch.compile unavailable for %s (%s); running eagerly", what, exc)
+            self.compiled = None
+
+    def __call__(self, *args, **kw):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kw)
+            except Exception as exc:  # compilation happens at the first call (needs a C++ compiler on the CPU)
+                log.warning("torch.compile failed for %s (%s: %s); running eagerly", self.what,
+                            type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+                self.compiled = None
+        return self.fn(*args, **kw)
+
+
+def _noisy(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """x plus Gaussian noise of standard deviation sigma (one fused add)."""
+    return torch.add(x, torch.randn_like(x), alpha=sigma) if sigma > 0 else x
+
+
+def execution_for(device: torch.device) -> dict:
+    """How the groups of networks run on ``device`` (the results are the same either way).
+
+    On the CPU the copies of a group run one after the other: two plain
+    convolutions beat one grouped convolution there (``benchmarks/``).  On CUDA
+    they run as one grouped computation.
+    """
+    return {"loop_copies": device.type == "cpu", "channels_last": False}
+
+
 @dataclass
 class TrainLog:
     """What one GAN training produced besides the networks."""
@@ -83,6 +123,9 @@ class SplitGAN:
         self.kd = 1 if mode == "mgan" else 2
         self.G = Generator(2, c, h, settings.g_width, settings.latent_dim).to(device)
         self.D = Critic(self.kd, c, h, settings.d_widths, settings.slope).to(device)
+        self.execution = execution_for(device)
+        for net in (self.G, self.D):
+            net.set_execution(**self.execution)
         betas = tuple(settings.betas)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr_g, betas=betas)
         self.opt_dc = torch.optim.Adam([
@@ -94,11 +137,8 @@ class SplitGAN:
         self.d_mask = torch.ones(1, 2, device=device) if mode == "mgan" else torch.eye(2, device=device)
         self._g, self._features = self.G, self.D.features
         if settings.compile:
-            try:
-                self._g = torch.compile(self.G)
-                self._features = torch.compile(self.D.features)
-            except Exception as exc:  # pragma: no cover - depends on the platform
-                log.warning("torch.compile unavailable (%s); running eagerly", exc)
+            self._g = _Compiled(self.G, "the generators")
+            self._features = _Compiled(self.D.features, "the critics' trunk")
         self.amp = settings.amp and device.type == "cuda"
 
     def _autocast(self):
@@ -112,11 +152,18 @@ class SplitGAN:
         ``weights`` (kd, N) are the (unnormalised) memberships the critics draw
         real images from; ``acc`` (6,) accumulates the losses on the device.
         """
+        real, z = self.draw(X, weights)
+        self.update(real, z, sigma, acc)
+
+    def draw(self, X: torch.Tensor, weights: torch.Tensor):
+        """A real batch per critic drawn from ``P_weights`` (kd, B, C, H, W) and latent codes (2, Bg, latent)."""
+        idx = torch.multinomial(weights, self.s.batch_size, replacement=True)  # (kd, B)
+        return X[idx], self.G.sample_latent(self.s.gen_batch_size, self.device)
+
+    def update(self, real: torch.Tensor, z: torch.Tensor, sigma: float, acc: torch.Tensor):
+        """The step proper, on given real images and latent codes."""
         s, kd = self.s, self.kd
-        B, Bg = s.batch_size, s.gen_batch_size
-        idx = torch.multinomial(weights, B, replacement=True)       # (kd, B)
-        real = X[idx]                                               # (kd, B, C, H, W)
-        z = self.G.sample_latent(Bg, self.device)
+        B, Bg = real.shape[1], z.shape[1]
         cls_target = torch.arange(2, device=self.device).repeat_interleave(Bg)  # (2*Bg,)
         mask = self.d_mask
 
@@ -124,28 +171,39 @@ class SplitGAN:
             fake = self._g(z)                                       # (2, Bg, C, H, W)
             fakes = fake.reshape(1, 2 * Bg, *fake.shape[2:])        # both generators, side by side
             # --- discriminator and classifier (Alg. 2 lines 4-8, Alg. 4 lines 1-5)
-            x = torch.cat([real, fakes.detach().expand(kd, -1, -1, -1, -1)], 1)
-            if sigma > 0:
-                x = x + sigma * torch.randn_like(x)
-            feats = self._features(x)                               # (kd, B + 2Bg, F)
-            d_logit = self.D.discriminate(feats).float()
+            if self.mode == "mgan":
+                # D plays against both generators: one pass over [real, G_alpha's, G_beta's]
+                feats = self._features(_noisy(torch.cat([real, fakes.detach()], 1), sigma))  # (1, B + 2Bg, F)
+                d_logit = self.D.discriminate(feats).float()
+                d_fake_each = F.binary_cross_entropy_with_logits(
+                    d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
+                ).reshape(kd, 2, Bg).mean(-1)                       # (1, 2)
+                c_feats, c_target = feats[:, B:], cls_target[None]
+            else:
+                # D_j plays against G_j only: back-propagate through [real_j, G_j's]; the other
+                # generator's samples only feed C_j, which never trains the trunk, so their
+                # features need no gradient (the same result as one pass over all, less work)
+                own = fake.detach()                                 # (2, Bg, ...): G_l's for D_l, G_m's for D_m
+                feats = self._features(_noisy(torch.cat([real, own], 1), sigma))   # (2, B + Bg, F)
+                with torch.no_grad():
+                    other = self._features(_noisy(own.flip(0), sigma))              # (2, Bg, F)
+                d_logit = self.D.discriminate(feats).float()
+                d_fake_each = F.binary_cross_entropy_with_logits(
+                    d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
+                ).mean(-1, keepdim=True) * mask                     # (2, 2), D_j's loss on G_j's at [j, j]
+                c_feats = torch.cat([feats[:, B:], other], 1)      # C_j sees [own, other]
+                c_target = torch.stack([cls_target, cls_target.roll(Bg)])
             d_real = F.binary_cross_entropy_with_logits(d_logit[:, :B], torch.ones_like(d_logit[:, :B]))
-            d_fake_each = F.binary_cross_entropy_with_logits(
-                d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
-            ).reshape(kd, 2, Bg).mean(-1)                           # (kd, 2)
             d_fake = ((d_fake_each * mask).sum(1) / mask.sum(1)).sum()
-            c_logit = self.D.classify(feats[:, B:]).float()         # (kd, 2Bg, 2)
-            c_loss = F.cross_entropy(c_logit.reshape(-1, 2), cls_target.repeat(kd)) * kd
+            c_logit = self.D.classify(c_feats).float()             # (kd, 2Bg, 2)
+            c_loss = F.cross_entropy(c_logit.reshape(-1, 2), c_target.reshape(-1)) * kd
         self.opt_dc.zero_grad(set_to_none=True)
         (d_real * kd + d_fake + c_loss).backward()
         self.opt_dc.step()
 
         # --- generators (Alg. 2 lines 9-11, Alg. 4 lines 6-8)
         with self._autocast():
-            x = fakes.expand(kd, -1, -1, -1, -1)
-            if sigma > 0:
-                x = x + sigma * torch.randn_like(x)
-            feats = self._features(x)
+            feats = self._features(_noisy(fakes.expand(kd, -1, -1, -1, -1), sigma))
             g_logit = self.D.discriminate(feats).float()
             g_adv_each = F.binary_cross_entropy_with_logits(
                 g_logit, torch.ones_like(g_logit), reduction="none").reshape(kd, 2, Bg).mean(-1)
@@ -157,7 +215,7 @@ class SplitGAN:
         self.opt_g.step()
 
         with torch.no_grad():
-            c_acc = (c_logit.argmax(-1).reshape(-1) == cls_target.repeat(kd)).float().mean()
+            c_acc = (c_logit.argmax(-1) == c_target).float().mean()
             # per-generator D loss on its samples, worst (lowest) over generators, for collapse watch
             d_fake_min = (d_fake_each + (1 - mask) * 1e9).min()
             acc += torch.stack([d_real.detach(), d_fake.detach() / kd, g_adv.detach() / kd,
@@ -217,10 +275,16 @@ class SplitGAN:
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor) -> torch.Tensor:
-        """p(first generator | x) for every image, averaged over the classifiers: (N,) float32."""
+        """p(first generator | x) for every image, averaged over the classifiers: (N,) float32.
+
+        Runs in chunks of ``predict_batch`` images; on the CPU at most
+        ``CPU_PREDICT_CHUNK``, which keeps a chunk's activations in cache
+        (2-3x faster there than chunks of thousands).
+        """
         out = torch.empty(len(X), device=self.device)
-        for i in range(0, len(X), self.s.predict_batch):
-            xb = X[i:i + self.s.predict_batch].unsqueeze(0).expand(self.kd, -1, -1, -1, -1)
+        chunk = self.s.predict_batch if self.device.type != "cpu" else min(self.s.predict_batch, CPU_PREDICT_CHUNK)
+        for i in range(0, len(X), chunk):
+            xb = X[i:i + chunk].unsqueeze(0).expand(self.kd, -1, -1, -1, -1)
             with self._autocast():
                 p = self.D.c_head(self._features(xb)).float().softmax(-1)[..., 0]
             out[i:i + len(xb[0])] = p.mean(0)

@@ -257,6 +257,17 @@ def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, par
                         "lower learning rates or a larger max_retries (in a new run_dir)", kind=last[0])
 
 
+def split_entropy(s_l: torch.Tensor, s_k: torch.Tensor) -> float:
+    """How undecided a split is: the mass-weighted mean binary entropy (bits) of ``s_l / s_k``.
+
+    0 when every image lies wholly on one side, 1 when every image is halved.
+    """
+    s_k = s_k.to(s_l.device, torch.float32)
+    q = (s_l / s_k.clamp_min(1e-12)).clamp(1e-7, 1 - 1e-7)
+    h = -(q * torch.log2(q) + (1 - q) * torch.log2(1 - q))
+    return float((h * s_k).sum() / s_k.sum().clamp_min(1e-12))
+
+
 def _stage_log(stage: str, res: SplitResult) -> dict:
     h = res.log.history
     return {"stage": stage, "steps": res.log.steps, "seconds": round(res.log.seconds, 3),
@@ -358,10 +369,17 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
                                progress=progress),
                 s, node, f"refinement {t}", (node.id, "ref", t), node.mass)
             change = float((res.s_l - s_l).abs().sum())
-            p.update(s_l=res.s_l.cpu(), t=t)
-            node.history.append(res.s_l.cpu())
+            h_old, h_new = split_entropy(s_l, s_k), split_entropy(res.s_l, s_k)
+            accepted = not (s.refine_guard and h_new > h_old)
+            if not accepted:
+                log.info("node %d: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
+                         "keeping the previous memberships", node.id, t, h_old, h_new)
+            kept = res.s_l.cpu() if accepted else p["s_l"]
+            p.update(s_l=kept, t=t)
+            node.history.append(kept)
             node.split_fakes.append(res.fake)
-            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change})
+            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change,
+                                    "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
             tree.seconds += time.perf_counter() - t_start
             t_start = time.perf_counter()
             if s.refine_tol is not None and change < s.refine_tol:

@@ -60,6 +60,10 @@ def test_one_view_per_node_linked_in_the_browser(grown, explorer):
         pngs = [w for w in view.children if is_png(w)]
         # samples (+ generators and the split stage by stage for split nodes)
         assert len(pngs) == (3 if node.children is not None else 1)
+        if node.children is not None:
+            table = view.children[-1].value
+            assert all(lg["stage"] in table for lg in node.split_logs)
+            assert ("kept" in table) == any("accepted" in lg for lg in node.split_logs)
     # the picker drives the stack (the link syncs in the browser; here set both as the browser would)
     assert stack.selected_index == explorer.node_picker.index == 0
 
@@ -93,7 +97,8 @@ def test_explore_a_saved_tree(grown, tmp_path):
     path = tree.save(tmp_path / "saved" / "tree.pt")
     w = explore(str(path.parent), dpi=20)                  # a run folder holding tree.pt
     assert w.tree.splits == tree.splits and len(w.node_stack.children) == len(tree.nodes)
-    assert [label for label, _ in w.node_picker.options] == [label for _, label in explorer_summary(tree)["outline"]]
+    labels = [label for _, label in explorer_summary(tree)["outline"]]
+    assert [label for label, _ in w.node_picker.options] == labels
     assert explorer_summary(path) == explorer_summary(tree)   # the file itself
     with pytest.raises(FileNotFoundError):
         explore(tmp_path / "nothing here")

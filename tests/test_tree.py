@@ -91,3 +91,31 @@ def test_estimator_labels(data):
 def test_estimator_validates_up_front(kw, msg):
     with pytest.raises(ValueError, match=msg):
         HCMGAN(**kw)
+
+
+def test_split_entropy_extremes():
+    from hcmgan_lite import split_entropy
+    s_k = torch.tensor([1.0, 0.5, 2.0, 0.0])
+    assert split_entropy(s_k.clone(), s_k) < 1e-5             # everything on one side
+    assert abs(split_entropy(s_k / 2, s_k) - 1.0) < 1e-5      # every image halved
+    assert 0 < split_entropy(torch.tensor([0.9, 0.1, 1.0, 0.0]), s_k) < 1
+
+
+def test_refine_guard_refuses_a_smearing_refinement(data, monkeypatch):
+    """With refine_guard, a refinement that makes the split less decisive is not kept (and is recorded)."""
+    import hcmgan_lite.tree as tree_mod
+    from hcmgan_lite.training import SplitResult, TrainLog
+
+    def smearing_refine(X, s_l, s_m, settings, device=None, **kw):
+        s_k = s_l + s_m
+        return SplitResult(s_k / 2, s_k - s_k / 2, TrainLog(steps=1), torch.zeros(2, 4, 1, 28, 28, dtype=torch.uint8))
+
+    monkeypatch.setattr(tree_mod, "refine", smearing_refine)
+    for guard in (True, False):
+        t = grow_tree(data, 2, get_settings("quick", **TINY, refine_guard=guard), "cpu", progress=False)
+        root = t.nodes[0]
+        log = root.split_logs[1]
+        assert log["entropy_after"] > log["entropy_before"]
+        assert log["accepted"] is (not guard)
+        kept = root.history[0] if guard else root.history[0].new_full(root.history[0].shape, 0.5)
+        assert torch.allclose(t.nodes[1].membership, kept, atol=1e-6)

@@ -27,10 +27,11 @@
 # and $s_{m,i} = C(\beta \mid x_i)\, s_{k,i}$, so that $\mathbf{s}_l + \mathbf{s}_m = \mathbf{s}_k$.
 
 # %% tags=["parameters"]
-import os
+import ast, os
 PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")   # "quick" (CPU, minutes) or "paper" (GPU)
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
 RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 
 # %%
@@ -44,7 +45,7 @@ from hcmgan_lite import figures
 device = hc.pick_device(DEVICE)
 data = hc.load_mnist().subset(classes=["3", "5"])          # every 3 and 5 in the data
 X = data.images.to(device)
-settings = hc.get_settings(PROFILE, "mnist", seed=SEED)
+settings = hc.get_settings(PROFILE, "mnist", seed=SEED, **OVERRIDES)
 print(data, "on", device)
 print(f"profile {PROFILE}: width {settings.g_width}/{settings.d_widths}, batch {settings.batch_size}, "
       f"lr G/D/C {settings.lr_g}/{settings.lr_d}/{settings.lr_c}, gamma {settings.gamma}, noise variance {settings.noise_var}")

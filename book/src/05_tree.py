@@ -15,10 +15,11 @@
 # later chapters reuse the tree without training it again.
 
 # %% tags=["parameters"]
-import os
+import ast, os
 PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
 RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 PER_CLASS = int(os.environ.get("HCMGAN_PER_CLASS", "1000"))    # 0: all 70,000 images
 N_CLUSTERS = 10
@@ -32,7 +33,7 @@ from hcmgan_lite import experiments, figures
 
 run = Path(RUN_DIR) / f"fmnist-{PER_CLASS or 'all'}-{PROFILE}-seed{SEED}"
 t0 = time.perf_counter()
-tree = experiments.fit("fashion-mnist", run, N_CLUSTERS, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None)
+tree = experiments.fit("fashion-mnist", run, N_CLUSTERS, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None, **OVERRIDES)
 grow_seconds = time.perf_counter() - t0
 print(tree, f"grown in {tree.seconds:.0f} s of training on {tree.device} (this cell: {grow_seconds:.0f} s)")
 

@@ -16,10 +16,11 @@
 # in the same run.
 
 # %% tags=["parameters"]
-import os
+import ast, os
 PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
 RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 PER_CLASS = int(os.environ.get("HCMGAN_PER_CLASS", "1000"))    # 0: all 70,000 images (the paper's protocol)
 
@@ -30,7 +31,7 @@ import matplotlib.pyplot as plt
 from hcmgan_lite import experiments, figures
 
 run = Path(RUN_DIR) / f"fmnist-{PER_CLASS or 'all'}-{PROFILE}-seed{SEED}"
-tree = experiments.fit("fashion-mnist", run, 10, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None)
+tree = experiments.fit("fashion-mnist", run, 10, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None, **OVERRIDES)
 rep = experiments.report(run, with_baselines=True)
 rows = experiments.comparison_rows(rep, "fashion-mnist")
 Markdown(experiments.comparison_markdown(rows))

@@ -13,10 +13,11 @@
 # says how many images that was.
 
 # %% tags=["parameters"]
-import os
+import ast, os
 PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
 RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 PER_CLASS = int(os.environ.get("HCMGAN_MNIST_PER_CLASS", "0"))    # 0: every MNIST image the data root has
 
@@ -27,7 +28,7 @@ import matplotlib.pyplot as plt
 from hcmgan_lite import experiments, figures
 
 run = Path(RUN_DIR) / f"mnist-{PER_CLASS or 'all'}-{PROFILE}-seed{SEED}"
-tree = experiments.fit("mnist", run, 10, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None)
+tree = experiments.fit("mnist", run, 10, PROFILE, SEED, DEVICE, per_class=PER_CLASS or None, **OVERRIDES)
 rep = experiments.report(run, with_baselines=True)
 Markdown(experiments.comparison_markdown(experiments.comparison_rows(rep, "mnist")))
 

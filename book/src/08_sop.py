@@ -20,10 +20,11 @@
 # summary.
 
 # %% tags=["parameters"]
-import os
+import ast, os
 PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
+OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
 RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 SOP_PER_CLASS = int(os.environ.get("HCMGAN_SOP_PER_CLASS", "300"))   # 0: every image (the paper's protocol)
 
@@ -78,7 +79,7 @@ plt.show()
 
 # %%
 run = Path(RUN_DIR) / f"sop-{'real' if found else 'standin'}-{PROFILE}-seed{SEED}"
-settings = hc.get_settings(PROFILE, "sop", seed=SEED)
+settings = hc.get_settings(PROFILE, "sop", seed=SEED, **OVERRIDES)
 tree = hc.grow_tree(data, data.n_classes, settings, DEVICE, run_dir=run)
 scores = hc.evaluate(data.labels, tree.predict())
 base = experiments.baselines(data, data.n_classes, seed=SEED)

@@ -1,0 +1,146 @@
+"""The benchmark: its script runs and writes its results, and it compares like with like.
+
+The speed comparison in ``benchmarks/bench.py`` is only fair if the library's
+step and the plain reference loop (``benchmarks/plain_loop.py``) compute the
+same thing.  The second group of tests checks that: from identical weights and
+identical real images and latent codes, one step of each gives the same
+losses, the same generator gradients and the same weights afterwards.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hcmgan_lite import get_settings
+from hcmgan_lite.training import SplitGAN
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from plain_loop import from_library  # noqa: E402
+
+CPU = torch.device("cpu")
+SMALL = dict(g_width=8, d_widths=(8, 16, 32), batch_size=12, gen_batch_size=10, lr_c_refine=3e-3)
+
+
+def test_bench_small_writes_results(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HCMGAN_PROGRESS": "0"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--small", "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = list(tmp_path.glob("*.json"))
+    assert len(files) == 1 and files[0].with_suffix(".md").exists()
+    res = json.loads(files[0].read_text())
+    for key in ("device", "torch", "threads", "load_before", "load_after", "settings", "rows", "projection"):
+        assert key in res, key
+    assert res["threads"] >= 1 and len(res["load_before"]) == 3
+    assert {(r["phase"], r["width"]) for r in res["rows"]} == {(p, w) for p in ("raw", "refine") for w in ("quick", "paper")}
+    for r in res["rows"]:
+        assert r["library_steps_s"] > 0 and r["plain_steps_s"] > 0
+        assert r["ratio"] == pytest.approx(r["library_steps_s"] / r["plain_steps_s"], rel=1e-6)
+        assert len(r["library_runs"]) == res["settings"]["repeats"]
+    assert res["projection"]["hours"] > 0 and res["projection"]["steps"] > 0
+    assert "projection" in proc.stdout.lower()
+
+
+def _one_step(mode, sigma=0.0, seed=0):
+    torch.manual_seed(seed)
+    s = get_settings("quick", **SMALL)
+    X = torch.rand(50, 1, 28, 28) * 2 - 1
+    kd = 1 if mode == "mgan" else 2
+    weights = torch.rand(kd, len(X))
+    gan = SplitGAN(mode, (1, 28, 28), s, CPU)
+    plain = from_library(gan, X, weights)
+    real, z = gan.draw(X, weights)
+    acc = torch.zeros(6)
+    gan.update(real, z, sigma, acc)
+    logs = plain.update(list(real), list(z), sigma)
+    return gan, plain, acc, logs
+
+
+def _copies(p, k):
+    return p.reshape(k, -1, *p.shape[1:])
+
+
+def _assert_same_update(p_plain, p_lib, grad_lib, name):
+    """Equal weights after the step.  Adam's first step moves a weight by about lr * sign(grad), so where
+    the gradient all but vanishes its sign is float rounding; such weights are left out."""
+    ok = (p_plain - p_lib).abs() <= 1e-6 + 1e-5 * p_lib.abs()
+    assert (ok | (grad_lib.abs() < 1e-5)).all(), name
+
+
+@pytest.mark.parametrize("mode", ["mgan", "pair"])
+def test_library_step_equals_plain_step(mode):
+    gan, plain, acc, logs = _one_step(mode)
+    lib = dict(zip(("d_real", "d_fake", "g_adv", "c_loss"), acc[:4].tolist()))
+    for key, v in lib.items():
+        assert logs[key] == pytest.approx(v, rel=1e-5, abs=1e-6), key
+    # the generators' gradients (adversarial + classification terms) and their weights afterwards
+    for j, g in enumerate(plain.generators):
+        for (name, p_lib), p_plain in zip(gan.G.named_parameters(), g.parameters()):
+            grad = _copies(p_lib.grad, gan.G.k)[j]
+            torch.testing.assert_close(p_plain.grad, grad, rtol=0, atol=1e-3 * grad.abs().max().item(), msg=name)
+            _assert_same_update(p_plain.detach(), _copies(p_lib.detach(), gan.G.k)[j], grad, name)
+    # the critics' weights after their update (the library keeps the critics' gradients of that update)
+    for j, grp in enumerate(plain.groups):
+        for (name, p_lib), p_plain in zip(gan.D.named_parameters(), grp.D.parameters()):
+            _assert_same_update(p_plain.detach(), _copies(p_lib.detach(), gan.D.k)[j],
+                                _copies(p_lib.grad, gan.D.k)[j], name)
+
+
+@pytest.mark.parametrize("mode", ["mgan", "pair"])
+def test_plain_loop_trains_and_predicts(mode):
+    gan, plain, _, _ = _one_step(mode, sigma=0.5)
+    X = torch.rand(30, 1, 28, 28) * 2 - 1
+    hist = plain.train(3)
+    assert len(hist) == 3 and all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in hist)
+    p = plain.predict(X, batch_size=7)
+    assert p.shape == (30,) and ((p >= 0) & (p <= 1)).all()
+    plain2 = from_library(gan, X, torch.ones(gan.kd, len(X)))
+    torch.testing.assert_close(plain2.predict(X), gan.predict(X).cpu(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_execution_options_do_not_change_results(k):
+    """Grouped or copy by copy, channels-last or not: same outputs and same gradients."""
+    from hcmgan_lite.models import Critic, Generator
+    torch.manual_seed(0)
+    z, x = torch.rand(k, 5, 100), torch.rand(k, 6, 1, 28, 28) * 2 - 1
+    ref_g, ref_c = Generator(k, width=16), Critic(k, 1, 28, (8, 16, 32))
+
+    def run(g, c):
+        g.zero_grad(), c.zero_grad()
+        out = g(z), c.discriminate(c.features(x)), c.classify(c.features(g(z)))
+        sum(o.square().sum() for o in out).backward()
+        return out, [p.grad.clone() for p in [*g.parameters(), *c.trunk_parameters()]]
+
+    want, want_grads = run(ref_g, ref_c)
+    for loop in (False, True):
+        for cl in (False, True):
+            g, c = Generator(k, width=16), Critic(k, 1, 28, (8, 16, 32))
+            g.load_state_dict(ref_g.state_dict()), c.load_state_dict(ref_c.state_dict())
+            g.set_execution(loop, cl), c.set_execution(loop, cl)
+            got, grads = run(g, c)
+            for a, b in zip(got, want):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+            for a, b in zip(grads, want_grads):
+                torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
+    """Settings.compile: if compiling fails at the first call, training goes on eagerly."""
+    def broken_compile(fn, **kw):
+        def call(*a, **k):
+            raise RuntimeError("no compiler here")
+        return call
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    s = get_settings("quick", **SMALL, compile=True)
+    gan = SplitGAN("pair", (1, 28, 28), s, CPU)
+    X = torch.rand(40, 1, 28, 28) * 2 - 1
+    with caplog.at_level("WARNING"):
+        tlog = gan.train(X, torch.ones(2, len(X)), 3, progress=False)
+    assert tlog.steps == 3 and "running eagerly" in caplog.text
+    assert gan.predict(X).shape == (40,)
