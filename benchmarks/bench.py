@@ -67,7 +67,32 @@ def load() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
+def others_running() -> int:
+    """Most processes seen runnable over ~1 s, besides this one (Linux; 0 elsewhere)."""
+    try:
+        seen = 0
+        for _ in range(8):
+            with open("/proc/loadavg") as f:
+                seen = max(seen, int(f.read().split()[3].split("/")[0]) - 1)
+            time.sleep(0.12)
+        return seen
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+WAIT_QUIET = {"max_wait": 0.0, "waited": 0.0}
+
+
+def wait_quiet():
+    """With --quiet: before a timed run, wait (up to --quiet seconds in all) until nothing else runs."""
+    t = time.perf_counter()
+    while WAIT_QUIET["waited"] + time.perf_counter() - t < WAIT_QUIET["max_wait"] and others_running() > 0:
+        time.sleep(2)
+    WAIT_QUIET["waited"] += time.perf_counter() - t
+
+
 def timed(fn, device) -> float:
+    wait_quiet()
     sync(device)
     t = time.perf_counter()
     fn()
@@ -198,7 +223,11 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true", help="time the library with torch.compile")
     p.add_argument("--tree", action="store_true", help="also grow a quick-profile 10-leaf tree (minutes)")
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--quiet", type=float, default=0, metavar="SECONDS",
+                   help="on a shared machine: before each timed run wait until no other process runs "
+                        "(at most SECONDS in all)")
     args = p.parse_args(argv)
+    WAIT_QUIET["max_wait"] = args.quiet
     device = pick_device(args.device)
     cuda = device.type == "cuda"
     # no collapse watch while timing: a collapse would end a timed run early
@@ -238,6 +267,7 @@ def main(argv=None):
         t = res["tree"]
         print(f"quick tree: {t['seconds']:.0f} s, ACC {t['acc']:.3f}, NMI {t['nmi']:.3f}")
     res["load_after"] = load()
+    res["waited_for_quiet_s"] = round(WAIT_QUIET["waited"], 1)
     out = Path(args.out) if args.out else HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
     stem = device_slug(device) + ("-small" if args.small else "") + ("-compile" if args.compile else "")

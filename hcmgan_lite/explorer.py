@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import figures
-from .metrics import class_mass_table, cluster_acc, nmi
+from .metrics import cluster_acc, nmi
 from .tree import Tree
 
 NBSP = "\u00a0"

@@ -11,6 +11,9 @@ bash "$ROOT/scripts/fetch_js.sh"
 cd "$ROOT"
 # The chapters import hcmgan_lite from the working tree.
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# Progress bars are for people watching a run; in the rendered book they would
+# only leave empty widget areas. Jupyter users still get them.
+export HCMGAN_PROGRESS="${HCMGAN_PROGRESS:-0}"
 echo "[book] profile: ${HCMGAN_PROFILE:-quick}; data: ${HCMGAN_DATA:-<unset>}"
 
 # Start from a clean output so that pages removed from _toc.yml disappear.
