@@ -107,8 +107,9 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
     cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     rep = {"run_dir": str(run_dir), "config": cfg, "n_images": tree.n_images, "n_leaves": tree.n_leaves,
            "complete": tree.pending is None and tree.n_leaves == cfg.get("n_clusters", tree.n_leaves),
-           "seconds": round(tree.seconds, 1), "device": tree.device, "host": platform.node(),
-           "torch": torch.__version__, "settings": tree.settings.to_dict(),
+           "seconds": round(tree.seconds, 1), "device": tree.device,
+           "device_name": tree.env.get("device_name", ""), "host": tree.env.get("host", platform.node()),
+           "torch": tree.env.get("torch", torch.__version__), "settings": tree.settings.to_dict(),
            "scores": tree_scores(tree), "splits": split_purities(tree),
            "retries": sum(len(n.retries) for n in tree.nodes)}
     if with_baselines and cfg.get("dataset") and tree.labels is not None:
@@ -140,6 +141,7 @@ def report_markdown(rep: dict) -> str:
     cfg = rep.get("config", {})
     lines = [f"# HC-MGAN Lite run: {cfg.get('dataset', '?')}, profile {cfg.get('profile', '?')}, seed {cfg.get('seed', '?')}",
              "", f"{rep['n_images']} images, {rep['n_leaves']} leaves, {rep['seconds']:.0f} s on {rep['device']}"
+             + (f" ({rep['device_name']})" if rep.get("device_name") else "") +
              f" (torch {rep['torch']}); retries: {rep['retries']}", ""]
     rows = []
     if rep["scores"]:
@@ -189,3 +191,70 @@ def comparison_markdown(rows) -> str:
     for name, what, acc, nmi, mpc in rows:
         out.append(f"| {name} | {what} | {acc:.3f} | {nmi:.3f} | {'' if mpc != mpc else f'{mpc:.3f}'} |")
     return "\n".join(out)
+
+
+# ---- several runs (seeds) -------------------------------------------------------
+def load_reports(paths) -> list[dict]:
+    """report.json files (or run directories holding one), in the order given."""
+    out = []
+    for p in paths:
+        p = Path(p)
+        p = p / "report.json" if p.is_dir() else p
+        if not p.is_file():
+            raise FileNotFoundError(f"no report at {p}; run `python -m hcmgan_lite report <run_dir>` first")
+        out.append(json.loads(p.read_text()))
+    return out
+
+
+def _stats(values) -> dict:
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "min": float(v.min()), "max": float(v.max()), "n": int(len(v)), "values": v.tolist()}
+
+
+def seed_summary(reports: list[dict]) -> dict:
+    """Mean, sample standard deviation, min and max over runs of ACC, NMI, ARI, mean per-class ACC and time.
+
+    Baselines (k-means, Ward) are summarised over the reports that hold them.
+    Runs on different data (image count, dataset, classes) are refused.
+    """
+    if not reports:
+        raise ValueError("seed_summary needs at least one report")
+    keys = {(r["n_images"], r["config"].get("dataset"), json.dumps(r["config"].get("classes")),
+             r["config"].get("per_class")) for r in reports}
+    if len(keys) > 1:
+        raise ValueError(f"the reports are of different data: {sorted(keys)}")
+    out = {"seeds": [r["config"].get("seed") for r in reports], "n_images": reports[0]["n_images"],
+           "device": sorted({r.get("device_name") or r["device"] for r in reports}),
+           "seconds": _stats([r["seconds"] for r in reports]),
+           "retries": sum(r.get("retries", 0) for r in reports), "methods": {}}
+    named = [("HC-MGAN", [r["scores"]["final"] for r in reports])]
+    for name in ("k-means", "ward"):
+        named.append((name, [r["baselines"][name] for r in reports if name in r.get("baselines", {})]))
+    for name, scores in named:
+        if scores:
+            out["methods"][name] = {m: _stats([s[m] for s in scores])
+                                    for m in ("acc", "nmi", "ari", "mean_per_class_acc")}
+    return out
+
+
+def seed_markdown(summary: dict) -> str:
+    """A table: method, runs, ACC and NMI as mean ± sample std (min-max)."""
+    def fmt(st):
+        return (f"{st['mean']:.3f} ± {st['std']:.3f} ({st['min']:.3f}–{st['max']:.3f})" if st["n"] > 1
+                else f"{st['mean']:.3f}")
+    lines = ["| method | runs | ACC mean ± std (min–max) | NMI mean ± std (min–max) |", "|---|---|---|---|"]
+    for name, m in summary["methods"].items():
+        lines.append(f"| {name} | {m['acc']['n']} | {fmt(m['acc'])} | {fmt(m['nmi'])} |")
+    return "\n".join(lines)
+
+
+def versus_baselines(summary: dict, metric: str = "acc") -> str:
+    """'above k-means but below ward in ACC ...': HC-MGAN's mean against the baselines' in a seed summary."""
+    m = summary["methods"]
+    hc = m["HC-MGAN"][metric]["mean"]
+    names = [n for n in ("k-means", "ward") if n in m]
+    above = [n for n in names if hc > m[n][metric]["mean"]]
+    below = [n for n in names if n not in above]
+    parts = ([f"above {' and '.join(above)}"] if above else []) + ([f"below {' and '.join(below)}"] if below else [])
+    return " but ".join(parts) + f" in {metric.upper()} on the same images" if parts else "no baselines to compare"

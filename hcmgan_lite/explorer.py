@@ -147,10 +147,12 @@ def _stage_table(node) -> str:
                "" if lg.get("c_acc") is None else f"{lg['c_acc']:.2f}",
                "" if lg.get("change") is None else f"{lg['change']:,.1f}"]
         if guarded:   # refine_guard: a refinement that made the split less decisive is not kept
-            row.append({True: "yes", False: "no (less decisive)"}.get(lg.get("accepted"), ""))
+            row.append("no (every try failed)" if lg.get("failed") else
+                       {True: "yes", False: "no (less decisive)"}.get(lg.get("accepted"), ""))
         rows.append(row)
     header = ["stage", "steps", "seconds", "classifier accuracy", "mass it would move"] + ["kept"] * guarded
-    retries = "".join(f"<li>{html.escape(r['reason'])}</li>" for r in node.retries)
+    retries = "".join(f"<li>{html.escape(r['reason'])}{' (kept: every try failed)' if r.get('kept') else ''}</li>"
+                      for r in node.retries)
     return ("<b>The trainings of this split</b>" + _table(header, rows)
             + (f"Trainings thrown away and redone:<ul>{retries}</ul>" if retries else ""))
 

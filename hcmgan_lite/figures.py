@@ -218,6 +218,8 @@ def _history(train_log) -> dict:
 def training_curves(train_log):
     """Losses of D, G and C, and C's accuracy, against the step (a TrainLog, SplitResult or split log)."""
     h = _history(train_log)
+    if not h.get("step"):
+        raise ValueError("this training log holds no steps (a refinement whose every try failed is not trained)")
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.8))
     mk = "o" if len(h["step"]) < 20 else None
     for key, name in (("d_real", "D on real"), ("d_fake", "D on generated"),

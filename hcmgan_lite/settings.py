@@ -45,6 +45,8 @@ class Settings:
                                    # across its batch, images in [-1, 1]; a quarter of one 8-bit grey level)
     min_child_frac: float = 0.01   # a child with less than this share of its parent's mass = degenerate split
     max_retries: int = 2           # retrain a collapsed or degenerate split this many times
+    keep_collapsed_after: float | None = 0.75  # when every try fails: keep the split of the try that collapsed
+                                   # latest if it got this far through its training (None: never)
     # execution
     seed: int = 0
     amp: bool = True               # bf16 autocast on CUDA (ignored on CPU)
@@ -130,6 +132,8 @@ def _validate(s: Settings) -> None:
     need(s.n_samples >= 1, f"n_samples must be >= 1, got {s.n_samples}")
     need(s.refine_tol is None or s.refine_tol >= 0, f"refine_tol must be None or >= 0, got {s.refine_tol}")
     need(len(s.betas) == 2 and all(0 <= b < 1 for b in s.betas), f"betas must be two numbers in [0, 1), got {s.betas}")
+    need(s.keep_collapsed_after is None or 0 <= s.keep_collapsed_after <= 1,
+         f"keep_collapsed_after must be None or in [0, 1], got {s.keep_collapsed_after}")
     need(s.max_retries >= 0, f"max_retries must be >= 0, got {s.max_retries}")
 
 

@@ -47,6 +47,8 @@ class CollapseError(RuntimeError):
     def __init__(self, message: str, kind: str = "collapse_loss"):
         super().__init__(message)
         self.kind = kind
+        self.progress: float | None = None        # share of the planned steps done when it was detected
+        self.result: "SplitResult | None" = None  # the split the classifier gave at that moment (not for NaN)
 
 
 def steps_for(mass: float, s: Settings) -> int:
@@ -84,6 +86,14 @@ class _Compiled:
                             type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
                 self.compiled = None
         return self.fn(*args, **kw)
+
+
+def _adam(params, **kw) -> torch.optim.Adam:
+    """Adam, with the fused (one kernel for all parameters) implementation where torch has one."""
+    try:
+        return torch.optim.Adam(params, fused=True, **kw)
+    except (RuntimeError, TypeError, ValueError):  # pragma: no cover - older torch or another device
+        return torch.optim.Adam(params, **kw)
 
 
 def _noisy(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -127,10 +137,10 @@ class SplitGAN:
         for net in (self.G, self.D):
             net.set_execution(**self.execution)
         betas = tuple(settings.betas)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=settings.lr_g, betas=betas)
-        self.opt_dc = torch.optim.Adam([
+        self.opt_g = _adam(list(self.G.parameters()), lr=settings.lr_g, betas=betas)
+        self.opt_dc = _adam([
             {"params": self.D.trunk_parameters(), "lr": settings.lr_d},
-            {"params": self.D.c_head.parameters(),
+            {"params": list(self.D.c_head.parameters()),
              "lr": settings.lr_c_refine if mode == "pair" and settings.lr_c_refine else settings.lr_c},
         ], betas=betas)
         # which generator's samples each discriminator plays against: (kd, 2)
@@ -250,17 +260,22 @@ class SplitGAN:
                     h[key].append(v)
                 h.setdefault("g_std", []).append(vals[6])
                 bar.set_postfix(d=f"{vals[0] + vals[1]:.2f}", g=f"{vals[2]:.2f}", c_acc=f"{vals[4]:.2f}")
+                err = None
                 if not all(math.isfinite(v) for v in vals[:6]):
-                    raise CollapseError(f"{desc}: the losses became NaN/inf at step {t + 1}/{steps} "
+                    err = CollapseError(f"{desc}: the losses became NaN/inf at step {t + 1}/{steps} "
                                         f"(diverged; a smaller learning rate may help)", kind="non_finite")
-                if t >= watch_from and vals[5] < s.collapse_loss:
-                    raise CollapseError(f"{desc}: D's loss on a generator's samples fell to {vals[5]:.4f} "
+                elif t >= watch_from and vals[5] < s.collapse_loss:
+                    err = CollapseError(f"{desc}: D's loss on a generator's samples fell to {vals[5]:.4f} "
                                         f"(< collapse_loss={s.collapse_loss}) at step {t + 1}/{steps}",
                                         kind="collapse_loss")
-                if t >= watch_from and s.gen_batch_size > 1 and vals[6] < s.collapse_std:
-                    raise CollapseError(f"{desc}: a generator's samples stopped varying (std across its batch "
+                elif t >= watch_from and s.gen_batch_size > 1 and vals[6] < s.collapse_std:
+                    err = CollapseError(f"{desc}: a generator's samples stopped varying (std across its batch "
                                         f"{vals[6]:.4f} < collapse_std={s.collapse_std}) at step {t + 1}/{steps}",
                                         kind="collapse_std")
+                if err is not None:
+                    tlog.seconds = time.perf_counter() - t0
+                    err.progress, err.log = (t + 1) / steps, tlog
+                    raise err
                 since = 0
         tlog.seconds = time.perf_counter() - t0
         return tlog
@@ -320,6 +335,13 @@ def _children(q: torch.Tensor, s_k: torch.Tensor):
     return s_l, s_k - s_l
 
 
+def _attach_split(exc: CollapseError, gan: "SplitGAN", X: torch.Tensor, s_k: torch.Tensor) -> None:
+    """Give a collapse the split its classifier makes at that moment (a last resort for the tree)."""
+    if exc.kind != "non_finite":
+        s_l, s_m = _children(gan.predict(X), s_k)
+        exc.result = SplitResult(s_l, s_m, exc.log, gan.sample(gan.s.n_samples))
+
+
 def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,
               desc: str = "raw split", **train_kw) -> SplitResult:
     """Algorithm 2: train an MGAN on ``P_{s_k}`` and split ``s_k`` with its classifier."""
@@ -327,7 +349,11 @@ def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: to
     device = device or X.device
     gan = SplitGAN("mgan", X.shape[1:], settings, device)
     s_k = s_k.to(device, torch.float32)
-    tlog = gan.train(X, s_k[None], steps_for(float(s_k.sum()), settings), desc=desc, **train_kw)
+    try:
+        tlog = gan.train(X, s_k[None], steps_for(float(s_k.sum()), settings), desc=desc, **train_kw)
+    except CollapseError as exc:
+        _attach_split(exc, gan, X, s_k)
+        raise
     s_l, s_m = _children(gan.predict(X), s_k)
     return SplitResult(s_l, s_m, tlog, gan.sample(settings.n_samples))
 
@@ -341,6 +367,10 @@ def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Sett
     gan = SplitGAN("pair", X.shape[1:], settings, device)
     w = torch.stack([s_l, s_m]).to(device, torch.float32)
     steps = steps_for(float(w.sum(1).max()), settings)
-    tlog = gan.train(X, w, steps, desc=desc, **train_kw)
+    try:
+        tlog = gan.train(X, w, steps, desc=desc, **train_kw)
+    except CollapseError as exc:
+        _attach_split(exc, gan, X, w.sum(0))
+        raise
     new_l, new_m = _children(gan.predict(X), w.sum(0))
     return SplitResult(new_l, new_m, tlog, gan.sample(settings.n_samples))

@@ -81,6 +81,7 @@ class Tree:
         self.pending: dict | None = None      # a split in progress (for resuming)
         self.seconds = 0.0
         self.device = ""
+        self.env: dict = {}                   # where it was grown: torch version, device name, host, threads
         self.data_digest: str | None = None   # fingerprint of the images, checked on resume
 
     # ---- structure ----------------------------------------------------
@@ -123,7 +124,7 @@ class Tree:
             "labels": self.labels, "class_names": self.class_names,
             "nodes": [n.to_dict() for n in self.nodes], "splits": list(self.splits),
             "pending": self.pending, "seconds": self.seconds, "device": self.device,
-            "data_digest": self.data_digest,
+            "env": self.env, "data_digest": self.data_digest,
         }
 
     def save(self, path) -> Path:
@@ -189,10 +190,28 @@ class Tree:
             raise ValueError(f"{path} is an incomplete tree file: the entry {exc} is missing") from exc
         tree.seconds, tree.device = d.get("seconds", 0.0), d.get("device", "")
         tree.data_digest = d.get("data_digest")
+        tree.env = dict(d.get("env") or {})
         return tree
 
 
 # ---- growth -------------------------------------------------------------
+def run_environment(device: torch.device) -> dict:
+    """What a report needs to say where a run was grown (written into the tree file)."""
+    import platform
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:  # Linux: the processor's model name
+            with open("/proc/cpuinfo") as f:
+                name = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        name = f"{name}, {os.cpu_count()} cores"
+    return {"torch": str(torch.__version__), "device_name": str(name), "host": platform.node(),
+            "threads": torch.get_num_threads()}
+
+
 
 def _seed(base: int, *parts) -> int:
     """A seed for one GAN, derived from the run's seed and where the GAN is."""
@@ -212,47 +231,75 @@ def _real_samples(images: torch.Tensor, membership: torch.Tensor, n: int, seed: 
     return to_uint8(images[idx.to(images.device)])
 
 
-def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, parent_mass: float):
+def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, parent_mass: float,
+                        may_skip: bool = False):
     """Run one GAN training; retrain with a new seed if it fails.
 
     Failures: a collapse (:class:`CollapseError`: D's loss on a generator's
     samples near 0, a generator's samples no longer varying, NaN/inf losses),
     NaN/inf memberships, or a degenerate split (the smaller child holds less
     than ``min_child_frac`` of the parent's mass).  Each failure is logged and
-    recorded in ``node.retries`` as ``{stage, attempt, kind, reason}``.  When
-    every try fails, the least degenerate split is kept if there was one with
-    two non-empty children; otherwise :class:`CollapseError` is raised.
+    recorded in ``node.retries`` as ``{stage, attempt, kind, reason}``.
+
+    When every try fails, the last resorts, in order: the split of the try
+    that collapsed latest, if it got at least ``keep_collapsed_after`` of the
+    way through its training and its split is usable; the least degenerate
+    split with two non-empty children; for a refinement (``may_skip``),
+    ``None``: the caller keeps the split as it was.  The kept try's record gets
+    ``"kept": True``.  Otherwise :class:`CollapseError` is raised.
     """
     tries = s.max_retries + 1
     fallback, fallback_frac, last = None, -1.0, ("collapse_loss", "")
+    late, late_progress = None, -1.0
+
+    def share(res: SplitResult):
+        if not bool(torch.isfinite(res.s_l).all() & torch.isfinite(res.s_m).all()):
+            return None
+        return float(torch.minimum(res.s_l.sum(), res.s_m.sum())) / max(parent_mass, 1e-12)
+
     for attempt in range(tries):
         torch.manual_seed(_seed(s.seed, *seed_parts, attempt))
+        record = {"stage": stage, "attempt": attempt}
         try:
             res: SplitResult = fn()
         except CollapseError as exc:
             kind, why = exc.kind, str(exc)
+            frac = share(exc.result) if exc.result is not None else None
+            if (frac is not None and frac >= s.min_child_frac and s.keep_collapsed_after is not None
+                    and exc.progress >= s.keep_collapsed_after and exc.progress > late_progress):
+                late, late_progress, late_record = exc.result, exc.progress, record
         else:
-            if not bool(torch.isfinite(res.s_l).all() & torch.isfinite(res.s_m).all()):
+            frac = share(res)
+            if frac is None:
                 kind, why = "non_finite", f"{stage}: the classifier gave NaN/inf memberships"
+            elif frac >= s.min_child_frac:
+                return res
             else:
-                small = float(torch.minimum(res.s_l.sum(), res.s_m.sum()))
-                frac = small / max(parent_mass, 1e-12)
-                if frac >= s.min_child_frac:
-                    return res
                 kind = "degenerate"
                 why = (f"{stage}: degenerate split, smaller child holds {frac:.2%} of the mass "
                        f"(< min_child_frac={s.min_child_frac:.2%})")
-                if small > 0 and frac > fallback_frac:
-                    fallback, fallback_frac = res, frac
-        node.retries.append({"stage": stage, "attempt": attempt, "kind": kind, "reason": why})
+                if frac > 0 and frac > fallback_frac:
+                    fallback, fallback_frac, fallback_record = res, frac, record
+        record.update(kind=kind, reason=why)
+        node.retries.append(record)
         last = (kind, why)
         if attempt < s.max_retries:
             log.warning("node %d %s: %s; retraining with a new seed (%d/%d)", node.id, stage, why,
                         attempt + 1, s.max_retries)
+    if late is not None:
+        log.warning("node %d %s: every try failed; keeping the split of the try that collapsed latest "
+                    "(%.0f%% of its training done)", node.id, stage, 100 * late_progress)
+        late_record["kept"] = True
+        return late
     if fallback is not None:
         log.warning("node %d %s: keeping the least degenerate split (smaller child %.2f%% of the mass) "
                     "after %d tries", node.id, stage, 100 * fallback_frac, tries)
+        fallback_record["kept"] = True
         return fallback
+    if may_skip:
+        log.warning("node %d %s: all %d tries failed (last: %s); skipping it, the split stays as it was",
+                    node.id, stage, tries, last[1])
+        return None
     raise CollapseError(f"node {node.id} {stage}: all {tries} tries failed; last: {last[1]}. Try another seed, "
                         "lower learning rates or a larger max_retries (in a new run_dir)", kind=last[0])
 
@@ -333,6 +380,7 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
         for stale in ckpt.parent.glob(ckpt.name + ".tmp*"):
             stale.unlink(missing_ok=True)
     tree.device = str(device)
+    tree.env = run_environment(device)
 
     def save(event):
         if ckpt is not None:
@@ -367,18 +415,26 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
             res = _train_with_retries(
                 lambda: refine(X, s_l, s_k - s_l, s, device, desc=f"node {node.id} refinement {t}",
                                progress=progress),
-                s, node, f"refinement {t}", (node.id, "ref", t), node.mass)
-            change = float((res.s_l - s_l).abs().sum())
-            h_old, h_new = split_entropy(s_l, s_k), split_entropy(res.s_l, s_k)
-            accepted = not (s.refine_guard and h_new > h_old)
-            if not accepted:
-                log.info("node %d: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
-                         "keeping the previous memberships", node.id, t, h_old, h_new)
+                s, node, f"refinement {t}", (node.id, "ref", t), node.mass, may_skip=True)
+            h_old = split_entropy(s_l, s_k)
+            if res is None:  # every try failed: this refinement is skipped
+                change, h_new, accepted = 0.0, h_old, False
+                stage_log = {"stage": f"refinement {t}", "steps": 0, "seconds": 0.0, "c_acc": None,
+                             "d_fake": None, "history": {}, "failed": True}
+                fake = node.split_fakes[-1]
+            else:
+                change = float((res.s_l - s_l).abs().sum())
+                h_new = split_entropy(res.s_l, s_k)
+                accepted = not (s.refine_guard and h_new > h_old)
+                if not accepted:
+                    log.info("node %d: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
+                             "keeping the previous memberships", node.id, t, h_old, h_new)
+                stage_log, fake = _stage_log(f"refinement {t}", res), res.fake
             kept = res.s_l.cpu() if accepted else p["s_l"]
             p.update(s_l=kept, t=t)
             node.history.append(kept)
-            node.split_fakes.append(res.fake)
-            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change,
+            node.split_fakes.append(fake)
+            node.split_logs.append({**stage_log, "change": change,
                                     "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
             tree.seconds += time.perf_counter() - t_start
             t_start = time.perf_counter()

@@ -6,6 +6,7 @@ lines ``# %% [markdown]`` (text, each line prefixed with ``# ``) and ``# %%``
 Run ``python scripts/nb.py`` to regenerate every notebook without outputs.
 """
 import ast
+import hashlib
 import sys
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def build(src: Path) -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = cells_from_percent(src.read_text())
+    for i, cell in enumerate(nb.cells):   # stable ids: regenerating an unchanged chapter changes nothing
+        cell.id = hashlib.sha1(f"{src.stem}/{i}/{cell.source}".encode()).hexdigest()[:8]
     out = ROOT / "book" / (src.stem + ".ipynb")
     nbformat.write(nb, out)
     return out

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from hcmgan_lite.__main__ import main
 
@@ -47,6 +48,8 @@ def test_report(run_dir, capsys):
     assert rep["n_leaves"] == 3 and rep["complete"] and rep["n_images"] == 200
     assert 0 <= rep["scores"]["final"]["acc"] <= 1 and len(rep["splits"]) == 2
     assert rep["settings"]["g_width"] == 8 and rep["settings"]["d_widths"] == [8, 16, 32]
+    # where it was grown comes from the tree file, not from the process that writes the report
+    assert rep["device"] == "cpu" and rep["torch"] == torch.__version__ and rep["device_name"]
     md = (run_dir / "report.md").read_text()
     assert md.startswith("# HC-MGAN Lite run: fashion-mnist") and "| HC-MGAN |" in md
     assert "| HC-MGAN |" in out

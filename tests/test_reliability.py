@@ -465,6 +465,40 @@ def test_every_try_collapses_raises_clear_error(data, settings, caplog):
     assert sum("retraining with a new seed (1/1)" in r.message for r in caplog.records) == 1
 
 
+def test_every_try_collapsing_late_keeps_the_latest_split(data, settings, caplog):
+    """Collapses detected near the end of training (watching starts at 80%): the split is kept, not lost."""
+    s = settings.replace(lr_g=1.0, collapse_loss=0.0, collapse_after=0.8, max_retries=1, refinements=0,
+                         min_child_frac=0.0)
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+        tree = grow_tree(data, 2, s, CPU, progress=False)
+    entries = tree.nodes[0].retries
+    assert [e["kind"] for e in entries] == ["collapse_std"] * 2
+    assert [bool(e.get("kept")) for e in entries] == [True, False]   # both at 100%: the first one stays
+    assert torch.allclose(tree.nodes[1].membership + tree.nodes[2].membership, torch.ones(len(data)), atol=1e-5)
+    assert any("keeping the split of the try that collapsed latest (100% of its training done)" in r.message
+               for r in caplog.records)
+    # the same collapses detected early are not trusted, nor late ones when the last resort is off
+    for early in (dict(collapse_after=0.0), dict(keep_collapsed_after=None)):
+        with pytest.raises(CollapseError, match="all 2 tries failed"):
+            grow_tree(data, 2, s.replace(**early), CPU, progress=False)
+
+
+def test_failed_refinement_is_skipped_not_fatal(data, settings, monkeypatch, caplog):
+    """Every try of a refinement diverges: the tree keeps the raw split and says so."""
+    def diverging(*a, **k):
+        raise CollapseError("refinement: the losses became NaN/inf at step 4/12", kind="non_finite")
+    monkeypatch.setattr(tree_mod, "refine", diverging)
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+        tree = grow_tree(data, 2, settings.replace(refinements=1, max_retries=1), CPU, progress=False)
+    root = tree.nodes[0]
+    assert tree.n_leaves == 2 and len(root.history) == 2
+    assert torch.equal(root.history[1], root.history[0])
+    assert root.split_logs[1]["failed"] and root.split_logs[1]["accepted"] is False
+    assert [e["stage"] for e in root.retries] == ["refinement 1"] * 2
+    assert any("skipping it, the split stays as it was" in r.message for r in caplog.records)
+    assert torch.equal(tree.nodes[1].membership, root.history[0])
+
+
 def test_degenerate_split_is_retried_and_recorded(data, settings, monkeypatch, caplog):
     """The classifier puts every image on one side once; the retry gives a proper split."""
     real_predict = SplitGAN.predict

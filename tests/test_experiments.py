@@ -1,0 +1,45 @@
+"""Summaries over several runs (seeds): arithmetic checked by hand, and refusal of mixed data."""
+import json
+
+import pytest
+
+from hcmgan_lite import experiments
+
+
+def _report(seed, acc, nmi, seconds, n_images=100, baselines=None, dataset="fashion-mnist"):
+    s = {"acc": acc, "nmi": nmi, "ari": acc / 2, "mean_per_class_acc": acc}
+    r = {"config": {"dataset": dataset, "seed": seed, "classes": None, "per_class": 10}, "n_images": n_images,
+         "seconds": seconds, "device": "cpu", "device_name": "x86_64", "retries": 1, "scores": {"final": s}}
+    if baselines:
+        r["baselines"] = {k: {"acc": a, "nmi": n, "ari": 0, "mean_per_class_acc": a} for k, (a, n) in baselines.items()}
+    return r
+
+
+def test_seed_summary_mean_std_range(tmp_path):
+    reps = [_report(0, 0.5, 0.4, 10, baselines={"k-means": (0.55, 0.5), "ward": (0.45, 0.25)}),
+            _report(1, 0.7, 0.2, 20), _report(2, 0.6, 0.3, 30)]
+    for i, r in enumerate(reps):  # through files, as the book reads them
+        (tmp_path / f"r{i}.json").write_text(json.dumps(r))
+    s = experiments.seed_summary(experiments.load_reports(sorted(tmp_path.glob("r*.json"))))
+    acc = s["methods"]["HC-MGAN"]["acc"]
+    assert acc["mean"] == pytest.approx(0.6) and acc["std"] == pytest.approx(0.1)   # sample std of .5 .6 .7
+    assert (acc["min"], acc["max"], acc["n"]) == (0.5, 0.7, 3)
+    assert s["seconds"]["mean"] == pytest.approx(20) and s["retries"] == 3 and s["seeds"] == [0, 1, 2]
+    assert s["methods"]["k-means"]["acc"]["n"] == 1 and s["methods"]["ward"]["nmi"]["mean"] == 0.25
+    table = experiments.seed_markdown(s)
+    assert "| HC-MGAN | 3 | 0.600 ± 0.100 (0.500–0.700) | 0.300 ± 0.100 (0.200–0.400) |" in table
+    assert "| k-means | 1 | 0.550 | 0.500 |" in table
+    # ACC 0.6 is above both baselines (0.55, 0.45); NMI 0.3 is above Ward (0.25), below k-means (0.5)
+    assert experiments.versus_baselines(s) == "above k-means and ward in ACC on the same images"
+    assert experiments.versus_baselines(s, "nmi") == "above ward but below k-means in NMI on the same images"
+
+
+def test_seed_summary_refuses_mixed_data_and_missing_reports(tmp_path):
+    with pytest.raises(ValueError, match="different data"):
+        experiments.seed_summary([_report(0, .5, .4, 1), _report(1, .5, .4, 1, n_images=200)])
+    with pytest.raises(ValueError, match="different data"):
+        experiments.seed_summary([_report(0, .5, .4, 1), _report(1, .5, .4, 1, dataset="mnist")])
+    with pytest.raises(ValueError, match="at least one"):
+        experiments.seed_summary([])
+    with pytest.raises(FileNotFoundError, match="no report at"):
+        experiments.load_reports([tmp_path])
