@@ -9,7 +9,7 @@ from .estimator import HCMGAN
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
 from .settings import Settings, get_settings, pick_device
 from .training import CollapseError, SplitGAN, raw_split, refine
-from .tree import Node, Tree, grow_tree, split_entropy
+from .tree import Node, RunDirInUse, Tree, grow_tree, split_entropy
 
 __version__ = "0.1.0"
 

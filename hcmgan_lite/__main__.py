@@ -64,6 +64,7 @@ def main(argv=None) -> int:
 
     from . import experiments
     from .training import CollapseError
+    from .tree import RunDirInUse
     try:
         if args.cmd == "fit":
             experiments.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
             rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
             print(experiments.report_markdown(rep))
             print(f"written: {args.run_dir}/report.json, report.md, tree.png")
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RunDirInUse) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except CollapseError as exc:

@@ -13,9 +13,11 @@ lists and dicts, so ``torch.load(..., weights_only=True)`` reads it safely.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import numbers
 import os
+import platform
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -195,9 +197,46 @@ class Tree:
 
 
 # ---- growth -------------------------------------------------------------
+class RunDirInUse(RuntimeError):
+    """Another process is growing a tree in the same run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Hold ``run_dir/.lock`` while a tree grows there, so that a second process cannot grow into it too.
+
+    An exclusive ``flock`` on the file: the operating system drops it when the
+    process ends, however it ends, so a killed run never leaves a stale lock.
+    Where ``fcntl`` does not exist (Windows) no lock is taken.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path = run_dir / ".lock"
+    f = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise RunDirInUse(f"{run_dir} is in use: {holder} is growing a tree there. Wait for it to finish "
+                               "(or stop it), or use another run_dir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {platform.node()}")
+        f.flush()
+        yield
+    finally:
+        f.close()
+
+
 def run_environment(device: torch.device) -> dict:
     """What a report needs to say where a run was grown (written into the tree file)."""
-    import platform
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
@@ -328,10 +367,19 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
 
     ``run_dir``: where checkpoints go; an existing checkpoint there is resumed
     (it must have been grown on the same images with the same settings).
+    Only one process at a time grows into a ``run_dir``: a second one gets
+    :class:`RunDirInUse`, naming the process that holds it.
     ``callback(tree, event)`` is called after every raw split and refinement.
     Bad input (too few images, images of the wrong size, range or with NaN,
     labels of the wrong length) raises ``ValueError`` before any training.
     """
+    if run_dir is None:
+        return _grow_tree(data, n_leaves, settings, device, None, progress, callback)
+    with run_lock(run_dir):
+        return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback)
+
+
+def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) -> Tree:
     if isinstance(n_leaves, bool) or not isinstance(n_leaves, numbers.Integral) or n_leaves < 2:
         raise ValueError(f"n_leaves must be an integer >= 2, got {n_leaves!r}")
     if not isinstance(data, ImageData):

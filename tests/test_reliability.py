@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import hcmgan_lite.tree as tree_mod
-from hcmgan_lite import (HCMGAN, CollapseError, ImageData, Tree, from_tensor, get_settings, grow_tree,
+from hcmgan_lite import (HCMGAN, CollapseError, ImageData, RunDirInUse, Tree, from_tensor, get_settings, grow_tree,
                          load_fashion_mnist, raw_split, refine)
 from hcmgan_lite.training import SplitGAN
 
@@ -207,7 +207,7 @@ def test_checkpoint_is_plain_data(grown):
 
 def test_no_temporary_file_left_after_a_run(grown):
     _, run = grown
-    assert sorted(p.name for p in run.iterdir()) == ["tree.pt"]
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "tree.pt"]   # the lock file stays; it is never stale
 
 
 def test_failed_save_keeps_the_previous_file(grown, tmp_path, monkeypatch):
@@ -532,3 +532,45 @@ def test_always_tiny_child_keeps_least_degenerate_split(data, settings, monkeypa
     assert [e["kind"] for e in tree.nodes[0].retries] == ["degenerate"] * 3
     assert tree.nodes[2].mass == pytest.approx(0.005 * len(data), rel=1e-4)
     assert any("keeping the least degenerate split" in r.message for r in caplog.records)
+
+
+# ---- one grower per run dir --------------------------------------------------------------------
+
+HOLDER = """
+import sys
+from hcmgan_lite.tree import run_lock
+with run_lock(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_second_process_cannot_grow_into_a_busy_run_dir(data, settings, tmp_path, capsys):
+    run = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], env=env, cwd=REPO, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        s = settings.replace(refinements=0)
+        with pytest.raises(RunDirInUse, match=rf"{run} is in use: process {holder.pid} on .* is growing a tree"):
+            grow_tree(data, 2, s, CPU, run_dir=run, progress=False)
+        assert not (run / "tree.pt").exists()
+    finally:
+        holder.communicate("\n", timeout=60)
+    tree = grow_tree(data, 2, settings.replace(refinements=0), CPU, run_dir=run, progress=False)  # free again
+    assert tree.n_leaves == 2 and (run / "tree.pt").exists()
+
+
+def test_lock_is_released_when_its_holder_is_killed(tmp_path):
+    run = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(run)], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                              cwd=REPO, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(RunDirInUse):
+        with tree_mod.run_lock(run):
+            pass
+    holder.kill()
+    holder.wait(timeout=60)
+    with tree_mod.run_lock(run):   # no stale lock after SIGKILL
+        pass
