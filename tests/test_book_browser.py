@@ -253,6 +253,13 @@ def test_page_renders(book_browser, doc):
     shown = driver.execute_script("return document.querySelectorAll('main .cell_output img').length")
     assert shown >= figures, f"{page}: the notebook made {figures} figures, the page shows {shown}"
 
+    # a Markdown table printed by a cell must arrive as a table, not as a paragraph of pipes
+    raw_tables = driver.execute_script(
+        "return Array.from(document.querySelectorAll('main .cell_output p'))"
+        ".filter(p => /^\\s*\\|.*\\|\\s*$/m.test(p.innerText)).length"
+    )
+    assert not raw_tables, f"{page}: {raw_tables} Markdown table(s) shown as raw text instead of a table"
+
     n_math = driver.execute_script("return document.querySelectorAll('main .math').length")
     if n_math:
         typeset = driver.execute_script("return document.querySelectorAll('main mjx-container').length")
