@@ -258,3 +258,27 @@ def versus_baselines(summary: dict, metric: str = "acc") -> str:
     below = [n for n in names if n not in above]
     parts = ([f"above {' and '.join(above)}"] if above else []) + ([f"below {' and '.join(below)}"] if below else [])
     return " but ".join(parts) + f" in {metric.upper()} on the same images" if parts else "no baselines to compare"
+
+
+def runs_markdown(runs) -> str:
+    """A table of finished runs: ``runs`` is a list of (name, report) or (name, [reports of several seeds]).
+
+    Columns: images, schedule (epochs, refinements, generator width), ACC,
+    NMI (mean ± sample std over seeds), training time and device. A single
+    report with baselines gets a row per baseline right after it.
+    """
+    def cell(st):
+        return f"{st['mean']:.3f} ± {st['std']:.3f}" if st["n"] > 1 else f"{st['mean']:.3f}"
+    lines = ["| run | images | schedule | ACC | NMI | training time | device |", "|---|---|---|---|---|---|---|"]
+    for name, reps in runs:
+        reps = reps if isinstance(reps, list) else [reps]
+        summ = seed_summary(reps)
+        st, hc = reps[0]["settings"], summ["methods"]["HC-MGAN"]
+        schedule = f"{st['epochs']:g} epochs, {st['refinements']} refinements, width {st['g_width']}"
+        each = " each" if len(reps) > 1 else ""
+        lines.append(f"| {name} | {summ['n_images']:,} | {schedule} | {cell(hc['acc'])} | {cell(hc['nmi'])} | "
+                     f"{summ['seconds']['mean'] / 60:.1f} min{each} | {', '.join(summ['device'])} |")
+        if len(reps) == 1:
+            for b, r in reps[0].get("baselines", {}).items():
+                lines.append(f"| {b} (same images) | {summ['n_images']:,} | | {r['acc']:.3f} | {r['nmi']:.3f} | | |")
+    return "\n".join(lines)

@@ -48,6 +48,7 @@ class CollapseError(RuntimeError):
         super().__init__(message)
         self.kind = kind
         self.progress: float | None = None        # share of the planned steps done when it was detected
+        self.log: "TrainLog | None" = None        # the training's log up to then
         self.result: "SplitResult | None" = None  # the split the classifier gave at that moment (not for NaN)
 
 
@@ -335,11 +336,21 @@ def _children(q: torch.Tensor, s_k: torch.Tensor):
     return s_l, s_k - s_l
 
 
-def _attach_split(exc: CollapseError, gan: "SplitGAN", X: torch.Tensor, s_k: torch.Tensor) -> None:
-    """Give a collapse the split its classifier makes at that moment (a last resort for the tree)."""
-    if exc.kind != "non_finite":
-        s_l, s_m = _children(gan.predict(X), s_k)
-        exc.result = SplitResult(s_l, s_m, exc.log, gan.sample(gan.s.n_samples))
+def _train_and_split(gan: "SplitGAN", X: torch.Tensor, w: torch.Tensor, steps: int, desc: str,
+                     **train_kw) -> SplitResult:
+    """Train ``gan`` on the memberships ``w`` (kd, N), then split their sum with its classifiers.
+
+    A collapse is re-raised carrying the split the classifiers make at that
+    moment (``exc.result``; not after NaN/inf losses), a last resort for the tree.
+    """
+    s_k = w.sum(0)
+    try:
+        tlog = gan.train(X, w, steps, desc=desc, **train_kw)
+    except CollapseError as exc:
+        if exc.kind != "non_finite":
+            exc.result = SplitResult(*_children(gan.predict(X), s_k), exc.log, gan.sample(gan.s.n_samples))
+        raise
+    return SplitResult(*_children(gan.predict(X), s_k), tlog, gan.sample(gan.s.n_samples))
 
 
 def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,
@@ -349,13 +360,7 @@ def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: to
     device = device or X.device
     gan = SplitGAN("mgan", X.shape[1:], settings, device)
     s_k = s_k.to(device, torch.float32)
-    try:
-        tlog = gan.train(X, s_k[None], steps_for(float(s_k.sum()), settings), desc=desc, **train_kw)
-    except CollapseError as exc:
-        _attach_split(exc, gan, X, s_k)
-        raise
-    s_l, s_m = _children(gan.predict(X), s_k)
-    return SplitResult(s_l, s_m, tlog, gan.sample(settings.n_samples))
+    return _train_and_split(gan, X, s_k[None], steps_for(float(s_k.sum()), settings), desc, **train_kw)
 
 
 def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Settings,
@@ -366,11 +371,4 @@ def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Sett
     device = device or X.device
     gan = SplitGAN("pair", X.shape[1:], settings, device)
     w = torch.stack([s_l, s_m]).to(device, torch.float32)
-    steps = steps_for(float(w.sum(1).max()), settings)
-    try:
-        tlog = gan.train(X, w, steps, desc=desc, **train_kw)
-    except CollapseError as exc:
-        _attach_split(exc, gan, X, w.sum(0))
-        raise
-    new_l, new_m = _children(gan.predict(X), w.sum(0))
-    return SplitResult(new_l, new_m, tlog, gan.sample(settings.n_samples))
+    return _train_and_split(gan, X, w, steps_for(float(w.sum(1).max()), settings), desc, **train_kw)

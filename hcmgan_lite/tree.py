@@ -354,7 +354,10 @@ def split_entropy(s_l: torch.Tensor, s_k: torch.Tensor) -> float:
     return float((h * s_k).sum() / s_k.sum().clamp_min(1e-12))
 
 
-def _stage_log(stage: str, res: SplitResult) -> dict:
+def _stage_log(stage: str, res: SplitResult | None) -> dict:
+    if res is None:  # every try failed: nothing was kept from this stage
+        return {"stage": stage, "steps": 0, "seconds": 0.0, "c_acc": None, "d_fake": None, "history": {},
+                "failed": True}
     h = res.log.history
     return {"stage": stage, "steps": res.log.steps, "seconds": round(res.log.seconds, 3),
             "c_acc": h["c_acc"][-1] if h["c_acc"] else None, "d_fake": h["d_fake"][-1] if h["d_fake"] else None,
@@ -465,11 +468,8 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) ->
                                progress=progress),
                 s, node, f"refinement {t}", (node.id, "ref", t), node.mass, may_skip=True)
             h_old = split_entropy(s_l, s_k)
-            if res is None:  # every try failed: this refinement is skipped
-                change, h_new, accepted = 0.0, h_old, False
-                stage_log = {"stage": f"refinement {t}", "steps": 0, "seconds": 0.0, "c_acc": None,
-                             "d_fake": None, "history": {}, "failed": True}
-                fake = node.split_fakes[-1]
+            if res is None:  # every try failed: this refinement is skipped, the split stays as it was
+                change, h_new, accepted, fake = None, h_old, False, node.split_fakes[-1]
             else:
                 change = float((res.s_l - s_l).abs().sum())
                 h_new = split_entropy(res.s_l, s_k)
@@ -477,16 +477,16 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) ->
                 if not accepted:
                     log.info("node %d: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
                              "keeping the previous memberships", node.id, t, h_old, h_new)
-                stage_log, fake = _stage_log(f"refinement {t}", res), res.fake
+                fake = res.fake
             kept = res.s_l.cpu() if accepted else p["s_l"]
             p.update(s_l=kept, t=t)
             node.history.append(kept)
             node.split_fakes.append(fake)
-            node.split_logs.append({**stage_log, "change": change,
+            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change,
                                     "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
             tree.seconds += time.perf_counter() - t_start
             t_start = time.perf_counter()
-            if s.refine_tol is not None and change < s.refine_tol:
+            if s.refine_tol is not None and change is not None and change < s.refine_tol:  # a failure is no convergence
                 log.info("node %d: refinement %d changed %.1f images' mass (< %s); stopping refinements",
                          node.id, t, change, s.refine_tol)
                 p["t"] = s.refinements

@@ -9,7 +9,8 @@ from hcmgan_lite import experiments
 def _report(seed, acc, nmi, seconds, n_images=100, baselines=None, dataset="fashion-mnist"):
     s = {"acc": acc, "nmi": nmi, "ari": acc / 2, "mean_per_class_acc": acc}
     r = {"config": {"dataset": dataset, "seed": seed, "classes": None, "per_class": 10}, "n_images": n_images,
-         "seconds": seconds, "device": "cpu", "device_name": "x86_64", "retries": 1, "scores": {"final": s}}
+         "seconds": seconds, "device": "cpu", "device_name": "x86_64", "retries": 1, "scores": {"final": s},
+         "settings": {"epochs": 5, "refinements": 2, "g_width": 16}}
     if baselines:
         r["baselines"] = {k: {"acc": a, "nmi": n, "ari": 0, "mean_per_class_acc": a} for k, (a, n) in baselines.items()}
     return r
@@ -43,3 +44,13 @@ def test_seed_summary_refuses_mixed_data_and_missing_reports(tmp_path):
         experiments.seed_summary([])
     with pytest.raises(FileNotFoundError, match="no report at"):
         experiments.load_reports([tmp_path])
+
+
+def test_runs_markdown_rows():
+    one = _report(0, 0.5, 0.4, 120, baselines={"k-means": (0.55, 0.5)})
+    seeds = [_report(0, 0.5, 0.4, 60), _report(1, 0.7, 0.2, 120), _report(2, 0.6, 0.3, 180)]
+    table = experiments.runs_markdown([("one run", one), ("three seeds", seeds)]).splitlines()
+    assert table[2] == "| one run | 100 | 5 epochs, 2 refinements, width 16 | 0.500 | 0.400 | 2.0 min | x86_64 |"
+    assert table[3] == "| k-means (same images) | 100 | | 0.550 | 0.500 | | |"
+    assert table[4] == ("| three seeds | 100 | 5 epochs, 2 refinements, width 16 | 0.600 ± 0.100 | 0.300 ± 0.100 | "
+                        "2.0 min each | x86_64 |")

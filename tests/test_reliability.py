@@ -489,12 +489,15 @@ def test_failed_refinement_is_skipped_not_fatal(data, settings, monkeypatch, cap
         raise CollapseError("refinement: the losses became NaN/inf at step 4/12", kind="non_finite")
     monkeypatch.setattr(tree_mod, "refine", diverging)
     with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
-        tree = grow_tree(data, 2, settings.replace(refinements=1, max_retries=1), CPU, progress=False)
+        # refine_tol: a failed refinement moves no mass, but that is no convergence: the next one still runs
+        tree = grow_tree(data, 2, settings.replace(refinements=2, max_retries=1, refine_tol=1e9), CPU,
+                         progress=False)
     root = tree.nodes[0]
-    assert tree.n_leaves == 2 and len(root.history) == 2
-    assert torch.equal(root.history[1], root.history[0])
+    assert tree.n_leaves == 2 and len(root.history) == 3
+    assert torch.equal(root.history[1], root.history[0]) and torch.equal(root.history[2], root.history[0])
     assert root.split_logs[1]["failed"] and root.split_logs[1]["accepted"] is False
-    assert [e["stage"] for e in root.retries] == ["refinement 1"] * 2
+    assert root.split_logs[1]["change"] is None and root.split_logs[1]["steps"] == 0
+    assert [e["stage"] for e in root.retries] == ["refinement 1"] * 2 + ["refinement 2"] * 2
     assert any("skipping it, the split stays as it was" in r.message for r in caplog.records)
     assert torch.equal(tree.nodes[1].membership, root.history[0])
 

@@ -99,31 +99,10 @@ Markdown(experiments.seed_markdown(quick_seeds) + "\n\n" +
 # %%
 gpu_dir = Path("results/gpu-h100")
 g_all = experiments.load_reports([gpu_dir / "fashion-mnist-all-s0.json"])[0]
-g_sub = experiments.seed_summary(experiments.load_reports(sorted(gpu_dir.glob("fashion-mnist-1000-s*.json"))))
 g_ref = experiments.load_reports([gpu_dir / "fashion-mnist-1000-refine2-s0.json"])[0]
-
-
-def schedule(r):
-    st = r["settings"]
-    return f"{st['epochs']:g} epochs, {st['refinements']} refinements, width {st['g_width']}"
-
-
-def row(name, r):
-    f = r["scores"]["final"]
-    return (f"| {name} | {r['n_images']:,} | {schedule(r)} | {f['acc']:.3f} | {f['nmi']:.3f} | "
-            f"{r['seconds'] / 60:.1f} min |")
-
-
-hm = g_sub["methods"]["HC-MGAN"]
-lines = ["| run | images | schedule | ACC | NMI | training time (H100) |", "|---|---|---|---|---|---|",
-         row("HC-MGAN, seed 0", g_all),
-         f"| k-means (same images) | {g_all['n_images']:,} | | {g_all['baselines']['k-means']['acc']:.3f} | "
-         f"{g_all['baselines']['k-means']['nmi']:.3f} | |",
-         f"| HC-MGAN, seeds {g_sub['seeds']} | {g_sub['n_images']:,} | {schedule(g_all)} | "
-         f"{hm['acc']['mean']:.3f} ± {hm['acc']['std']:.3f} | {hm['nmi']['mean']:.3f} ± {hm['nmi']['std']:.3f} | "
-         f"{g_sub['seconds']['mean'] / 60:.1f} min each |",
-         row("HC-MGAN with 2 paper refinements, seed 0", g_ref)]
-Markdown("\n".join(lines))
+g_seeds = experiments.load_reports(sorted(gpu_dir.glob("fashion-mnist-1000-s*.json")))
+Markdown(experiments.runs_markdown([("HC-MGAN, seed 0", g_all), ("HC-MGAN, seeds 0-2", g_seeds),
+                                    ("HC-MGAN with 2 paper refinements, seed 0", g_ref)]))
 
 # %% [markdown]
 # The tree of the 70,000-image run (each node: real images drawn from its
