@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from hcmgan_lite.settings import get_settings, pick_device  # noqa: E402
+from plain_loop import PLAIN_LOOP_SETTINGS  # noqa: E402
 from hcmgan_lite.training import SplitGAN, steps_for  # noqa: E402
 from plain_loop import PlainSplit  # noqa: E402
 
@@ -103,7 +104,8 @@ def timed(fn, device) -> float:
 def bench_row(phase, width, args, device, X):
     """Steps/s of the library and of the plain loop for one phase and width."""
     mode = PHASES[phase]
-    s = get_settings(width, **args.overrides)
+    # one generator per refinement group and additive noise: what the plain loop implements
+    s = get_settings(width, **{**PLAIN_LOOP_SETTINGS, **args.overrides})
     if args.small:  # every width divided by 4: the same table, tiny networks
         s = s.replace(g_width=s.g_width // 4, d_widths=tuple(w // 4 for w in s.d_widths))
     steps = args.steps if width == "quick" else args.paper_steps

@@ -30,13 +30,17 @@ from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from hcmgan_lite.models import Critic, Generator
 
+# What this loop implements of the settings that name a choice: one generator per refinement group and
+# additive Gaussian instance noise (the paper's text); ``benchmarks/bench.py`` times the library with these.
+PLAIN_LOOP_SETTINGS = dict(refine_gens=1, noise="additive")
+
 
 class PlainGroup:
     """One critic (D and C on a shared trunk), its optimiser, and the generators it trains with."""
 
     def __init__(self, n_gen: int, image_shape, s, device, lr_c: float):
         c, h, _ = image_shape
-        self.G = [Generator(1, c, h, s.g_width, s.latent_dim).to(device) for _ in range(n_gen)]
+        self.G = [Generator(1, c, h, s.g_width, s.latent_dim, s.g_layout, s.latent).to(device) for _ in range(n_gen)]
         self.D = Critic(1, c, h, s.d_widths, s.slope).to(device)
         self.opt_g = torch.optim.Adam([p for g in self.G for p in g.parameters()], lr=s.lr_g, betas=s.betas)
         self.opt_dc = torch.optim.Adam([
@@ -56,6 +60,9 @@ class PlainSplit:
     """``mode="mgan"``: one critic, two generators.  ``mode="pair"``: two groups l and m."""
 
     def __init__(self, mode, X, weights, settings, device):
+        for name, value in PLAIN_LOOP_SETTINGS.items():
+            if getattr(settings, name) != value:
+                raise ValueError(f"the plain loop implements {name}={value!r}, got {getattr(settings, name)!r}")
         self.mode, self.s, self.device = mode, settings, torch.device(device)
         shape = tuple(X.shape[1:])
         if mode == "mgan":
@@ -75,7 +82,7 @@ class PlainSplit:
     def draw(self):
         """One real batch per group and one latent batch per generator."""
         real = [next(iter(loader))[0].to(self.device) for loader in self.loaders]
-        z = [torch.rand(self.s.gen_batch_size, self.s.latent_dim, device=self.device) for _ in range(2)]
+        z = [g.sample_latent(self.s.gen_batch_size, self.device)[0] for g in self.generators]
         return real, z
 
     def update(self, real, z, sigma):

@@ -52,13 +52,25 @@ def main(argv=None) -> int:
                    help="override a setting, e.g. --set refinements=4 --set lr_c=1e-4 (repeatable)")
     f.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     f.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
+    sp = sub.add_parser("split", help="one split of a dataset's images (raw split + refinements), measured: "
+                                      "ACC, purity, generator spread, time (JSON)")
+    sp.add_argument("dataset", help="mnist, fashion-mnist or sop")
+    sp.add_argument("--out", required=True, help="JSON file to write")
+    sp.add_argument("--variant", default="authors' code", help="a name for this run in ablation tables")
+    sp.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--device", default="cpu", help="cpu (default), cuda, auto, ...")
+    sp.add_argument("--data-root", default=None)
+    sp.add_argument("--classes", default=None, help="comma-separated class indices or names to keep")
+    sp.add_argument("--per-class", type=int, default=None, help="images per class to keep")
+    sp.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting (repeatable)")
     r = sub.add_parser("report", help="scores, per-split purity, tree figure of a run dir (JSON + Markdown)")
     r.add_argument("run_dir")
     r.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
     r.add_argument("--data-root", default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
-    for sp in (f, r):  # also accepted after the subcommand
-        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
+    for sub_p in (f, sp, r):  # also accepted after the subcommand
+        sub_p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
@@ -72,6 +84,20 @@ def main(argv=None) -> int:
             if not args.no_report:
                 rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
                 print(experiments.report_markdown(rep))
+        elif args.cmd == "split":
+            res = experiments.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
+                                               args.seed, args.device, args.data_root, **_parse_sets(args.set))
+            res["variant"] = args.variant
+            from pathlib import Path
+            out = Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(res, indent=2, default=experiments._jsonable))
+            for st in res["stages"]:
+                c = st["collapse"]
+                print(f"{st['stage']}: ACC {st['acc']:.3f}, purity {st['purity']:.3f}, generator spread "
+                      f"{c['final_g_spread']:.3f} ({c['final_spread_ratio']:.2f} of the real images'), "
+                      f"collapse check {'fires' if c['flagged'] else 'quiet'}, {st['seconds']:.0f} s")
+            print(f"written: {out}")
         else:
             rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
             print(experiments.report_markdown(rep))

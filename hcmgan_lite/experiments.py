@@ -62,6 +62,155 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
     return tree
 
 
+# ---- one split, watched closely (the ablations of the raw-split chapter) ----------------------
+def collapse_verdict(history: dict, settings) -> dict:
+    """What the collapse check says of a finished training's log, without acting on it.
+
+    ``flagged`` is True when, from ``collapse_after`` of the training on, a
+    logged spread ratio fell below ``settings.collapse_spread`` or D's loss on
+    a generator's samples below ``settings.collapse_loss`` (the values the
+    default settings use, whatever the run itself watched for).
+    """
+    steps = history.get("step", [])
+    if not steps:
+        return {"flagged": False, "threshold": settings.collapse_spread, "min_spread_ratio": None,
+                "final_spread_ratio": None, "final_spread_ratio_each": []}
+    start = settings.collapse_after * steps[-1]
+    watched = [i for i, t in enumerate(steps) if t >= start]
+    ratios = history.get("spread_ratio", [])
+    low_spread = any(ratios[i] < settings.collapse_spread for i in watched) if ratios else False
+    each = history.get("spread_ratio_each") or [[]]
+    return {"flagged": bool(low_spread), "threshold": settings.collapse_spread,
+            "min_spread_ratio": min(ratios[i] for i in watched) if ratios else None,
+            "final_spread_ratio": ratios[-1] if ratios else None,
+            "final_spread_ratio_each": list(each[-1]),
+            "final_g_spread": history["g_std"][-1] if history.get("g_std") else None,
+            "final_real_spread": history["real_std"][-1] if history.get("real_std") else None}
+
+
+def split_experiment(dataset: str, classes=None, per_class: int | None = None, profile: str = "quick",
+                     seed: int = 0, device="cpu", root=None, progress: bool = True, **overrides) -> dict:
+    """One split of a dataset's images (a raw split, then ``refinements`` refinements), measured.
+
+    No retries and no collapse action (``collapse_loss`` and ``collapse_spread``
+    are switched off for the run), so that every setting shows what it does;
+    what the collapse check *would* have said is in ``collapse`` (judged with
+    the profile's thresholds).  Returns a JSON-ready dict: the configuration, and
+    per stage the two-way ACC (each image to its larger share), the
+    majority-side purity, the generators' and the real images' spread, the
+    classifier's accuracy and the seconds.
+    """
+    from .training import raw_split, refine
+    dev = pick_device(device)
+    judge = get_settings(profile, dataset, seed=seed, **overrides)
+    s = judge.replace(collapse_loss=0.0, collapse_spread=0.0)
+    data = load_subset(dataset, root, classes, per_class, seed=0)
+    X = data.images.to(dev)
+    s_k = torch.ones(len(data), device=dev)
+    torch.manual_seed(seed)
+    stages, t_all = [], time.perf_counter()
+    res = raw_split(X, s_k, s, dev, progress=progress)
+    s_l = res.s_l
+    for t in range(s.refinements + 1):
+        if t > 0:
+            res = refine(X, s_l, s_k - s_l, s, dev, desc=f"refinement {t}", progress=progress)
+            s_l = res.s_l
+        a, b = s_l.cpu(), (s_k - s_l).cpu()
+        h = res.log.history
+        stages.append({"stage": "raw" if t == 0 else f"refinement {t}", "steps": res.log.steps,
+                       "seconds": round(res.log.seconds, 2),
+                       "acc": evaluate(data.labels, (b > a).long())["acc"] if data.labels is not None else None,
+                       "purity": majority_side_purity(a, b, data.labels) if data.labels is not None else None,
+                       "smaller_side": float(min(a.sum(), b.sum()) / s_k.sum()),
+                       "c_acc": h["c_acc"][-1], "d_fake": h["d_fake"][-1],
+                       "collapse": collapse_verdict(h, judge),
+                       "history": {k: [round(v, 4) for v in h.get(k, [])]
+                                   for k in ("step", "d_fake", "c_acc", "g_std", "spread_ratio")}})
+    return {"dataset": dataset, "classes": classes, "per_class": per_class, "n_images": len(data),
+            "profile": profile, "seed": seed, "overrides": overrides, "settings": s.to_dict(),
+            "device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "seconds": round(time.perf_counter() - t_all, 1), "stages": stages}
+
+
+def ablation_rows(results: list[dict], baseline: str = "authors' code") -> list[dict]:
+    """Summaries of split experiments grouped by their ``variant`` field (mean, std, n over seeds)."""
+    groups: dict[str, list[dict]] = {}
+    for r in results:
+        groups.setdefault(r.get("variant", baseline), []).append(r)
+    rows = []
+    for name, rs in groups.items():
+        first, last = [r["stages"][0] for r in rs], [r["stages"][-1] for r in rs]
+        rows.append({"variant": name, "seeds": sorted(r["seed"] for r in rs), "n_images": rs[0]["n_images"],
+                     "acc_raw": _stats([f["acc"] for f in first]), "acc_final": _stats([f["acc"] for f in last]),
+                     "purity_raw": _stats([f["purity"] for f in first]),
+                     "purity_final": _stats([f["purity"] for f in last]),
+                     "spread_ratio": _stats([f["collapse"]["final_spread_ratio"] for f in first]),
+                     "g_spread": _stats([f["collapse"]["final_g_spread"] for f in first]),
+                     "flagged": sum(f["collapse"]["flagged"] for f in first),
+                     "refinements": len(rs[0]["stages"]) - 1,
+                     "seconds": _stats([r["seconds"] for r in rs])})
+    return rows
+
+
+def ablation_markdown(rows: list[dict], metric: str = "acc") -> str:
+    """The ablation table: one row per variant, mean ± sample std over seeds."""
+    def ms(st, d=3):
+        return f"{st['mean']:.{d}f} ± {st['std']:.{d}f}" if st["n"] > 1 else f"{st['mean']:.{d}f}"
+    name = {"acc": "ACC", "purity": "purity"}[metric]
+    refine = any(r["refinements"] for r in rows)
+    head = ["variant", "seeds", f"{name} after the raw split"] + ([f"{name} after refinement"] if refine else []) + [
+        "generator spread (÷ real)", "collapse check fires", "seconds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["variant"], str(len(r["seeds"])), ms(r[f"{metric}_raw"])]
+        if refine:
+            cells.append(ms(r[f"{metric}_final"]) if r["refinements"] else "")
+        cells += [f"{ms(r['g_spread'], 2)} ({ms(r['spread_ratio'], 2)})",
+                  f"{r['flagged']} of {len(r['seeds'])}", f"{r['seconds']['mean']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ablation_summary(tables: dict, baseline: str = "quick profile") -> str:
+    """Sentences comparing each variant with ``baseline``, computed from :func:`ablation_rows` of each split.
+
+    ``tables`` maps a split's name (``"running-example"``, ``"fmnist-root"``) to its rows; the running example
+    is read by ACC, any other split by purity.
+    """
+    out = []
+    for split, rows in tables.items():
+        metric = "acc" if split == "running-example" else "purity"
+        base = next((r for r in rows if r["variant"] == baseline), None)
+        if base is None:
+            continue
+        parts = []
+        for r in rows:
+            if r["variant"] == baseline or r["refinements"]:
+                continue
+            d = r[f"{metric}_raw"]["mean"] - base[f"{metric}_raw"]["mean"]
+            parts.append(f"{r['variant']}: {metric.upper() if metric == 'acc' else metric} "
+                         f"{r[f'{metric}_raw']['mean']:.3f} ({d:+.3f}), spread ratio "
+                         f"{r['spread_ratio']['mean']:.2f}, check fired in {r['flagged']} of {len(r['seeds'])}")
+        name = {"running-example": "Threes vs fives", "fmnist-root": "Fashion-MNIST root"}.get(split, split)
+        out.append(f"* **{name}**, against the quick profile ({metric.upper() if metric == 'acc' else metric} "
+                   f"{base[f'{metric}_raw']['mean']:.3f}, spread ratio {base['spread_ratio']['mean']:.2f}, check "
+                   f"fired in {base['flagged']} of {len(base['seeds'])}): " + "; ".join(parts) + ".")
+        ref = [r for r in rows if r["refinements"]]
+        if ref:
+            out.append("* **One refinement** of the threes-vs-fives split: " + "; ".join(
+                f"{r['variant']}: ACC {r['acc_raw']['mean']:.3f} → {r['acc_final']['mean']:.3f} "
+                f"({r['acc_final']['mean'] - r['acc_raw']['mean']:+.3f})" for r in ref) + ".")
+    return "\n".join(out)
+
+
+def load_results(folder) -> list[dict]:
+    """Every ``*.json`` result in a folder, sorted by file name."""
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise FileNotFoundError(f"no results (*.json) in {folder}")
+    return [json.loads(p.read_text()) for p in paths]
+
+
 def baselines(data: ImageData, n_clusters: int, seed: int = 0, ward_max: int = 20000) -> dict:
     """k-means and agglomerative (Ward) clustering on the raw pixels of the same images."""
     from sklearn.cluster import AgglomerativeClustering, KMeans
@@ -258,6 +407,21 @@ def versus_baselines(summary: dict, metric: str = "acc") -> str:
     below = [n for n in names if n not in above]
     parts = ([f"above {' and '.join(above)}"] if above else []) + ([f"below {' and '.join(below)}"] if below else [])
     return " but ".join(parts) + f" in {metric.upper()} on the same images" if parts else "no baselines to compare"
+
+
+def grown_before_the_fix(reports) -> str:
+    """A warning (Markdown) when any report's tree was grown with Table 2's U[0,1] latent, else ''.
+
+    Reports written before the ``latent`` setting existed have no such entry: those versions drew z from
+    U[0, 1], under which each generator learned to draw one image for every latent code.
+    """
+    old = [r for r in reports if r.get("settings", {}).get("latent", "positive") == "positive"]
+    if not old:
+        return ""
+    return (f"```{{warning}}\n{len(old)} of these {len(reports)} runs were grown with Table 2's latent code, "
+            "z ~ U[0, 1], with which every generator draws one image for every code (see \"The MGAN raw split\"); "
+            "their numbers measure that collapsed method, not HC-MGAN, and are kept as a record until they are "
+            "grown again.\n```")
 
 
 def runs_markdown(runs) -> str:

@@ -145,12 +145,14 @@ def _stage_table(node) -> str:
     for lg in node.split_logs:
         row = [html.escape(str(lg.get("stage"))), lg.get("steps"), f"{lg.get('seconds', 0):.1f}",
                "" if lg.get("c_acc") is None else f"{lg['c_acc']:.2f}",
+               "" if lg.get("spread_ratio") is None else f"{lg['spread_ratio']:.2f}",
                "" if lg.get("change") is None else f"{lg['change']:,.1f}"]
         if guarded:   # refine_guard: a refinement that made the split less decisive is not kept
             row.append("no (every try failed)" if lg.get("failed") else
                        {True: "yes", False: "no (less decisive)"}.get(lg.get("accepted"), ""))
         rows.append(row)
-    header = ["stage", "steps", "seconds", "classifier accuracy", "mass it would move"] + ["kept"] * guarded
+    header = ["stage", "steps", "seconds", "classifier accuracy", "generator spread ÷ real",
+              "mass it would move"] + ["kept"] * guarded
     retries = "".join(f"<li>{html.escape(r['reason'])}{' (kept: every try failed)' if r.get('kept') else ''}</li>"
                       for r in node.retries)
     return ("<b>The trainings of this split</b>" + _table(header, rows)

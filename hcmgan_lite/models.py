@@ -107,26 +107,43 @@ class _Group(nn.Module):
 
 
 class Generator(_Group):
-    """``k`` generators: z ~ U[0,1]^latent -> FC -> (width, s, s) -> 2 transposed convs -> tanh.
+    """``k`` generators: z -> FC -> (c1, s, s) -> 2 transposed convs -> tanh.
 
-    ``s`` is ``image_size / 4`` (7 for 28x28, 8 for 32x32).  Table 2 of the
-    supplement: FC to 128 maps, 4x4 stride-2 transposed convolution to 64,
-    then to the image channels; ReLU between, tanh at the end.
+    ``s`` is ``image_size / 4`` (7 for 28x28, 8 for 32x32).  Two layouts:
+
+    * ``"wide"`` (the authors' code): FC to ``2*width`` maps, a 4x4 stride-2
+      transposed convolution to ``width``, then to the image channels;
+    * ``"narrow"`` (Table 2 of the supplement as written): FC to ``width`` maps,
+      then ``width / 2``, then the image channels.
+
+    ReLU between, tanh at the end.  ``latent`` picks the prior of z:
+    ``"symmetric"`` is U(-1, 1) (the authors' code), ``"positive"`` is U[0, 1]
+    (Table 2's text; with it the generators learn to ignore z).
     """
 
+    LATENTS = ("symmetric", "positive")
+    LAYOUTS = ("wide", "narrow")
+
     def __init__(self, k: int = 2, channels: int = 1, image_size: int = 28,
-                 width: int = 128, latent_dim: int = 100):
+                 width: int = 128, latent_dim: int = 100, layout: str = "wide", latent: str = "symmetric"):
         super().__init__()
         if image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4, got {image_size}")
-        self.k, self.latent_dim, self.width = k, latent_dim, width
+        if layout not in self.LAYOUTS:
+            raise ValueError(f"layout must be one of {self.LAYOUTS}, got {layout!r}")
+        if latent not in self.LATENTS:
+            raise ValueError(f"latent must be one of {self.LATENTS}, got {latent!r}")
+        self.k, self.latent_dim, self.latent = k, latent_dim, latent
+        c1, c2 = (2 * width, width) if layout == "wide" else (width, width // 2)
+        self.width = c1
         self.s = image_size // 4
-        self.fc = GroupLinear(k, latent_dim, width * self.s * self.s)
-        self.up1 = nn.ConvTranspose2d(k * width, k * (width // 2), 4, 2, 1, groups=k)
-        self.up2 = nn.ConvTranspose2d(k * (width // 2), k * channels, 4, 2, 1, groups=k)
+        self.fc = GroupLinear(k, latent_dim, c1 * self.s * self.s)
+        self.up1 = nn.ConvTranspose2d(k * c1, k * c2, 4, 2, 1, groups=k)
+        self.up2 = nn.ConvTranspose2d(k * c2, k * channels, 4, 2, 1, groups=k)
 
     def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None):
-        return torch.rand(self.k, n, self.latent_dim, device=device, generator=generator)
+        z = torch.rand(self.k, n, self.latent_dim, device=device, generator=generator)
+        return z * 2 - 1 if self.latent == "symmetric" else z
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # z: (k, B, latent) -> (k, B, C, H, W)
         b = z.shape[1]

@@ -39,7 +39,8 @@ class CollapseError(RuntimeError):
     """A GAN training failed and should be thrown away.
 
     ``kind`` says how: ``"collapse_loss"`` (D's loss on a generator's samples
-    fell to ~0), ``"collapse_std"`` (a generator's samples stopped varying),
+    fell to ~0), ``"collapse_spread"`` (a generator's samples vary much less
+    than the real images it is trained against),
     ``"non_finite"`` (the losses became NaN or infinite), or, when raised by the
     tree after every retry failed, the kind of the last failure.
     """
@@ -97,9 +98,39 @@ def _adam(params, **kw) -> torch.optim.Adam:
         return torch.optim.Adam(params, **kw)
 
 
-def _noisy(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """x plus Gaussian noise of standard deviation sigma (one fused add)."""
-    return torch.add(x, torch.randn_like(x), alpha=sigma) if sigma > 0 else x
+def noise_level(t: int, steps: int, s: Settings) -> float:
+    """The instance noise's strength at step ``t`` of ``steps``.
+
+    ``noise="multiplicative"`` (the authors' code): the multiplier
+    ``noise_var * (1 - e / E)``, constant within each of ``E = ceil(epochs)``
+    equal stages of the training (``e = 1..E``), so the last stage is
+    noise-free.  ``noise="additive"`` (the paper's text): the standard
+    deviation ``sqrt(noise_var * (1 - t / steps))``, i.e. a variance that decays
+    linearly to 0.
+    """
+    if s.noise == "multiplicative":
+        stages = max(1, math.ceil(s.epochs))
+        e = min(stages, t * stages // max(steps, 1) + 1)
+        return s.noise_var * (1 - e / stages)
+    return math.sqrt(s.noise_var * (1 - t / steps))
+
+
+def _noisy(x: torch.Tensor, level: float, multiplicative: bool) -> torch.Tensor:
+    """x + x*eps*level (multiplicative) or x + eps*level (additive), eps ~ N(0, 1) per pixel."""
+    if level <= 0:
+        return x
+    eps = torch.randn_like(x)
+    return torch.addcmul(x, x, eps, value=level) if multiplicative else torch.add(x, eps, alpha=level)
+
+
+def spread(x: torch.Tensor) -> torch.Tensor:
+    """How much a batch of images varies: per-pixel std across the batch, averaged over pixels.
+
+    ``x``: (..., B, C, H, W) -> (...,).  Real Fashion-MNIST batches score about
+    0.55 and MNIST about 0.36 (images in [-1, 1]); a generator that draws one
+    image for every latent code scores about 0.
+    """
+    return x.float().flatten(-3).std(-2, correction=0).mean(-1)
 
 
 def execution_for(device: torch.device) -> dict:
@@ -122,7 +153,13 @@ class TrainLog:
 
 
 class SplitGAN:
-    """Two generators and one (``mgan``) or two (``pair``) critics, trained together."""
+    """Two sides (alpha/beta, or groups l/m) of generators and one (``mgan``) or two (``pair``) critics.
+
+    ``mgan``: two generators, one per side, and one critic.  ``pair``:
+    ``refine_gens`` generators per group and one critic per group; a group's
+    discriminator sees its generators' samples mixed, and the classifiers tell
+    the groups apart (the authors' code uses two generators per group).
+    """
 
     def __init__(self, mode: str, image_shape, settings: Settings, device: torch.device):
         if mode not in ("mgan", "pair"):
@@ -132,7 +169,14 @@ class SplitGAN:
             raise ValueError(f"square images expected, got {h}x{w}")
         self.mode, self.s, self.device = mode, settings, device
         self.kd = 1 if mode == "mgan" else 2
-        self.G = Generator(2, c, h, settings.g_width, settings.latent_dim).to(device)
+        self.per_side = 1 if mode == "mgan" else settings.refine_gens   # generators per side
+        self.kg = 2 * self.per_side
+        # side of each generator (the classifiers' label), and which critic each generator plays against
+        self.side = torch.arange(2, device=device).repeat_interleave(self.per_side)       # (kg,)
+        self.critic_of = torch.zeros(self.kg, dtype=torch.long, device=device) if mode == "mgan" else self.side
+        self.multiplicative = settings.noise == "multiplicative"
+        self.G = Generator(self.kg, c, h, settings.g_width, settings.latent_dim, settings.g_layout,
+                           settings.latent).to(device)
         self.D = Critic(self.kd, c, h, settings.d_widths, settings.slope).to(device)
         self.execution = execution_for(device)
         for net in (self.G, self.D):
@@ -144,8 +188,8 @@ class SplitGAN:
             {"params": list(self.D.c_head.parameters()),
              "lr": settings.lr_c_refine if mode == "pair" and settings.lr_c_refine else settings.lr_c},
         ], betas=betas)
-        # which generator's samples each discriminator plays against: (kd, 2)
-        self.d_mask = torch.ones(1, 2, device=device) if mode == "mgan" else torch.eye(2, device=device)
+        # which generator's samples each discriminator plays against: (kd, kg)
+        self.d_mask = (self.critic_of[None] == torch.arange(self.kd, device=device)[:, None]).float()
         self._g, self._features = self.G, self.D.features
         if settings.compile:
             self._g = _Compiled(self.G, "the generators")
@@ -157,56 +201,56 @@ class SplitGAN:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def step(self, X: torch.Tensor, weights: torch.Tensor, sigma: float, acc: torch.Tensor):
+    def step(self, X: torch.Tensor, weights: torch.Tensor, level: float, acc: torch.Tensor):
         """One update of D and C, then of the generators.  No host sync.
 
         ``weights`` (kd, N) are the (unnormalised) memberships the critics draw
-        real images from; ``acc`` (6,) accumulates the losses on the device.
+        real images from; ``level`` is the instance noise's strength
+        (:func:`noise_level`); ``acc`` (6,) accumulates the losses on the device.
         """
         real, z = self.draw(X, weights)
-        self.update(real, z, sigma, acc)
+        self.update(real, z, level, acc)
 
     def draw(self, X: torch.Tensor, weights: torch.Tensor):
-        """A real batch per critic drawn from ``P_weights`` (kd, B, C, H, W) and latent codes (2, Bg, latent)."""
+        """A real batch per critic drawn from ``P_weights`` (kd, B, C, H, W) and latent codes (kg, Bg, latent)."""
         idx = torch.multinomial(weights, self.s.batch_size, replacement=True)  # (kd, B)
         return X[idx], self.G.sample_latent(self.s.gen_batch_size, self.device)
 
-    def update(self, real: torch.Tensor, z: torch.Tensor, sigma: float, acc: torch.Tensor):
+    def _noise(self, x: torch.Tensor, level: float) -> torch.Tensor:
+        return _noisy(x, level, self.multiplicative)
+
+    def update(self, real: torch.Tensor, z: torch.Tensor, level: float, acc: torch.Tensor):
         """The step proper, on given real images and latent codes."""
-        s, kd = self.s, self.kd
+        s, kd, g = self.s, self.kd, self.per_side
         B, Bg = real.shape[1], z.shape[1]
-        cls_target = torch.arange(2, device=self.device).repeat_interleave(Bg)  # (2*Bg,)
+        side_target = self.side.repeat_interleave(Bg)              # (kg*Bg,): each sample's side
         mask = self.d_mask
 
         with self._autocast():
-            fake = self._g(z)                                       # (2, Bg, C, H, W)
-            fakes = fake.reshape(1, 2 * Bg, *fake.shape[2:])        # both generators, side by side
+            fake = self._g(z)                                       # (kg, Bg, C, H, W)
+            fakes = fake.reshape(1, -1, *fake.shape[2:])            # every generator's, side by side
             # --- discriminator and classifier (Alg. 2 lines 4-8, Alg. 4 lines 1-5)
             if self.mode == "mgan":
                 # D plays against both generators: one pass over [real, G_alpha's, G_beta's]
-                feats = self._features(_noisy(torch.cat([real, fakes.detach()], 1), sigma))  # (1, B + 2Bg, F)
-                d_logit = self.D.discriminate(feats).float()
-                d_fake_each = F.binary_cross_entropy_with_logits(
-                    d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
-                ).reshape(kd, 2, Bg).mean(-1)                       # (1, 2)
-                c_feats, c_target = feats[:, B:], cls_target[None]
+                feats = self._features(self._noise(torch.cat([real, fakes.detach()], 1), level))  # (1, B+2Bg, F)
+                c_feats, c_target = feats[:, B:], side_target[None]
             else:
-                # D_j plays against G_j only: back-propagate through [real_j, G_j's]; the other
-                # generator's samples only feed C_j, which never trains the trunk, so their
-                # features need no gradient (the same result as one pass over all, less work)
-                own = fake.detach()                                 # (2, Bg, ...): G_l's for D_l, G_m's for D_m
-                feats = self._features(_noisy(torch.cat([real, own], 1), sigma))   # (2, B + Bg, F)
+                # D_j plays against its own group's generators only: back-propagate through
+                # [real_j, G_j's]; the other group's samples only feed C_j, which never trains the
+                # trunk, so their features need no gradient (the same result as one pass over all)
+                own = fake.detach().reshape(2, g * Bg, *fake.shape[2:])    # group l's for D_l, m's for D_m
+                feats = self._features(self._noise(torch.cat([real, own], 1), level))   # (2, B + g*Bg, F)
                 with torch.no_grad():
-                    other = self._features(_noisy(own.flip(0), sigma))              # (2, Bg, F)
-                d_logit = self.D.discriminate(feats).float()
-                d_fake_each = F.binary_cross_entropy_with_logits(
-                    d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none"
-                ).mean(-1, keepdim=True) * mask                     # (2, 2), D_j's loss on G_j's at [j, j]
+                    other = self._features(self._noise(own.flip(0), level))              # (2, g*Bg, F)
                 c_feats = torch.cat([feats[:, B:], other], 1)      # C_j sees [own, other]
-                c_target = torch.stack([cls_target, cls_target.roll(Bg)])
+                c_target = torch.stack([side_target, side_target.roll(g * Bg)])   # labels: l = 0, m = 1
+            d_logit = self.D.discriminate(feats).float()
+            # each D's loss on the samples of each generator it plays against: (kd, generators per critic)
+            d_fake_own = F.binary_cross_entropy_with_logits(
+                d_logit[:, B:], torch.zeros_like(d_logit[:, B:]), reduction="none").reshape(kd, -1, Bg).mean(-1)
             d_real = F.binary_cross_entropy_with_logits(d_logit[:, :B], torch.ones_like(d_logit[:, :B]))
-            d_fake = ((d_fake_each * mask).sum(1) / mask.sum(1)).sum()
-            c_logit = self.D.classify(c_feats).float()             # (kd, 2Bg, 2)
+            d_fake = d_fake_own.mean(1).sum()
+            c_logit = self.D.classify(c_feats).float()             # (kd, n, 2)
             c_loss = F.cross_entropy(c_logit.reshape(-1, 2), c_target.reshape(-1)) * kd
         self.opt_dc.zero_grad(set_to_none=True)
         (d_real * kd + d_fake + c_loss).backward()
@@ -214,13 +258,13 @@ class SplitGAN:
 
         # --- generators (Alg. 2 lines 9-11, Alg. 4 lines 6-8)
         with self._autocast():
-            feats = self._features(_noisy(fakes.expand(kd, -1, -1, -1, -1), sigma))
+            feats = self._features(self._noise(fakes.expand(kd, -1, -1, -1, -1), level))
             g_logit = self.D.discriminate(feats).float()
             g_adv_each = F.binary_cross_entropy_with_logits(
-                g_logit, torch.ones_like(g_logit), reduction="none").reshape(kd, 2, Bg).mean(-1)
+                g_logit, torch.ones_like(g_logit), reduction="none").reshape(kd, self.kg, Bg).mean(-1)
             g_adv = ((g_adv_each * mask).sum(1) / mask.sum(1)).sum()
             # classifier loss through the classifier head but not into the trunk's weights
-            g_cls = F.cross_entropy(self.D.c_head(feats).float().reshape(-1, 2), cls_target.repeat(kd)) * kd
+            g_cls = F.cross_entropy(self.D.c_head(feats).float().reshape(-1, 2), side_target.repeat(kd)) * kd
         self.opt_g.zero_grad(set_to_none=True)
         (g_adv + s.gamma * g_cls).backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
@@ -228,10 +272,15 @@ class SplitGAN:
         with torch.no_grad():
             c_acc = (c_logit.argmax(-1) == c_target).float().mean()
             # per-generator D loss on its samples, worst (lowest) over generators, for collapse watch
-            d_fake_min = (d_fake_each + (1 - mask) * 1e9).min()
+            d_fake_min = d_fake_own.min()
             acc += torch.stack([d_real.detach(), d_fake.detach() / kd, g_adv.detach() / kd,
                                 c_loss.detach() / kd, c_acc, d_fake_min.detach()])
-        self._last_fake = fake.detach()  # for the sample-variety check at the next log point
+        self._last_fake, self._last_real = fake.detach(), real  # for the sample-variety check at the next log point
+
+    def spread_ratio(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each generator's spread, its critic's real batch's spread, and their ratio (from the last step)."""
+        g, r = spread(self._last_fake), spread(self._last_real)            # (kg,), (kd,)
+        return g, r, g / r[self.critic_of].clamp_min(1e-6)
 
     def train(self, X: torch.Tensor, weights: torch.Tensor, steps: int, desc: str = "GAN",
               snapshot_every: int | None = None, n_snapshot: int = 16, progress: bool = True) -> TrainLog:
@@ -246,20 +295,21 @@ class SplitGAN:
         t0, since = time.perf_counter(), 0
         bar = progress_bar(range(steps), desc=desc, disable=not progress, leave=False)
         for t in bar:
-            sigma = math.sqrt(s.noise_var * (1 - t / steps))  # variance decays linearly to 0
-            self.step(X, weights, sigma, acc)
+            self.step(X, weights, noise_level(t, steps, s), acc)
             since += 1
             if snapshot_every and (t % snapshot_every == 0 or t == steps - 1):
                 tlog.snapshots.append((t + 1, self.sample(z=z_fixed)))
             if since == s.log_every or t == steps - 1:
-                # variety of each generator's last batch: per-pixel std across samples, averaged; the least varied
-                spread = self._last_fake.float().flatten(2).std(1, correction=0).mean(1).min()
-                vals = torch.cat([acc / since, spread[None]]).tolist()   # the one host sync
-                acc.zero_()
+                # variety of each generator's last batch against its critic's last real batch; the least varied
+                g_sp, r_sp, ratio = self.spread_ratio()
+                vals = torch.cat([acc / since, torch.stack([g_sp.min(), r_sp.mean(), ratio.min()]), ratio]).tolist()
+                acc.zero_()                                                 # (the line above: the one host sync)
                 h = tlog.history
                 for key, v in zip(("step", "d_real", "d_fake", "g_adv", "c_loss", "c_acc"), [t + 1] + vals[:5]):
                     h[key].append(v)
-                h.setdefault("g_std", []).append(vals[6])
+                for key, v in zip(("g_std", "real_std", "spread_ratio"), vals[6:9]):
+                    h.setdefault(key, []).append(v)
+                h.setdefault("spread_ratio_each", []).append(vals[9:])     # one ratio per generator
                 bar.set_postfix(d=f"{vals[0] + vals[1]:.2f}", g=f"{vals[2]:.2f}", c_acc=f"{vals[4]:.2f}")
                 err = None
                 if not all(math.isfinite(v) for v in vals[:6]):
@@ -269,10 +319,10 @@ class SplitGAN:
                     err = CollapseError(f"{desc}: D's loss on a generator's samples fell to {vals[5]:.4f} "
                                         f"(< collapse_loss={s.collapse_loss}) at step {t + 1}/{steps}",
                                         kind="collapse_loss")
-                elif t >= watch_from and s.gen_batch_size > 1 and vals[6] < s.collapse_std:
-                    err = CollapseError(f"{desc}: a generator's samples stopped varying (std across its batch "
-                                        f"{vals[6]:.4f} < collapse_std={s.collapse_std}) at step {t + 1}/{steps}",
-                                        kind="collapse_std")
+                elif t >= watch_from and s.gen_batch_size > 1 and vals[8] < s.collapse_spread:
+                    err = CollapseError(f"{desc}: a generator's samples stopped varying (their spread is "
+                                        f"{vals[8]:.3f} of the real images', < collapse_spread={s.collapse_spread}) "
+                                        f"at step {t + 1}/{steps}", kind="collapse_spread")
                 if err is not None:
                     tlog.seconds = time.perf_counter() - t0
                     err.progress, err.log = (t + 1) / steps, tlog
@@ -283,11 +333,16 @@ class SplitGAN:
 
     @torch.no_grad()
     def sample(self, n: int = 16, z: torch.Tensor | None = None) -> torch.Tensor:
-        """uint8 samples of both generators, (2, n, C, H, W), on the CPU."""
+        """uint8 samples of both sides, (2, n, C, H, W), on the CPU.
+
+        A side with several generators (a refinement group) shows theirs in turn.
+        """
         if z is None:
             z = self.G.sample_latent(n, self.device)
         with self._autocast():
-            return to_uint8(self._g(z))
+            x = to_uint8(self._g(z))                                   # (kg, n, C, H, W)
+        g, n = self.per_side, x.shape[1]
+        return x.reshape(2, g, n, *x.shape[2:]).transpose(1, 2).reshape(2, g * n, *x.shape[2:])[:, :n]
 
     @torch.no_grad()
     def predict(self, X: torch.Tensor) -> torch.Tensor:

@@ -361,6 +361,7 @@ def _stage_log(stage: str, res: SplitResult | None) -> dict:
     h = res.log.history
     return {"stage": stage, "steps": res.log.steps, "seconds": round(res.log.seconds, 3),
             "c_acc": h["c_acc"][-1] if h["c_acc"] else None, "d_fake": h["d_fake"][-1] if h["d_fake"] else None,
+            "spread_ratio": h["spread_ratio"][-1] if h.get("spread_ratio") else None,
             "history": {k: list(v) for k, v in h.items()}}
 
 

@@ -20,10 +20,11 @@ from hcmgan_lite.training import SplitGAN
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from plain_loop import from_library  # noqa: E402
+from plain_loop import PLAIN_LOOP_SETTINGS, from_library  # noqa: E402
 
 CPU = torch.device("cpu")
-SMALL = dict(g_width=8, d_widths=(8, 16, 32), batch_size=12, gen_batch_size=10, lr_c_refine=3e-3)
+SMALL = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=12, gen_batch_size=10, lr_c_refine=3e-3,
+             **PLAIN_LOOP_SETTINGS)
 
 
 def test_bench_small_writes_results(tmp_path):

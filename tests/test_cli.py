@@ -15,7 +15,7 @@ DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data
 FIT = ["fit", "fashion-mnist", "--classes", "1,8", "--per-class", "100", "--clusters", "3", "--device", "cpu",
        "--set", "g_width=8", "--set", "d_widths=(8,16,32)", "--set", "batch_size=16", "--set", "gen_batch_size=16",
        "--set", "max_steps=12", "--set", "min_steps=12", "--set", "log_every=4", "--set", "refinements=1",
-       "--set", "n_samples=4"]
+       "--set", "n_samples=4", "--set", "collapse_spread=0"]
 
 
 def cli(*args, timeout=300):

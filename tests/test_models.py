@@ -4,11 +4,12 @@ import torch
 from hcmgan_lite.models import Critic, Generator, count_parameters
 
 
-def _expected_generator_params(k, c, size, width, latent):
+def _expected_generator_params(k, c, size, width, latent, layout="wide"):
     s = size // 4
-    fc = latent * width * s * s + width * s * s
-    up1 = width * (width // 2) * 16 + width // 2
-    up2 = (width // 2) * c * 16 + c
+    c1, c2 = (2 * width, width) if layout == "wide" else (width, width // 2)   # authors' code / Table 2's text
+    fc = latent * c1 * s * s + c1 * s * s
+    up1 = c1 * c2 * 16 + c2
+    up2 = c2 * c * 16 + c
     return k * (fc + up1 + up2)
 
 
@@ -23,16 +24,37 @@ def _expected_critic_params(k, c, size, widths):
     return k * (total + feat + 1 + feat * 2 + 2)
 
 
+@pytest.mark.parametrize("layout", ["wide", "narrow"])
 @pytest.mark.parametrize("size,channels", [(28, 1), (32, 1), (32, 3)])
 @pytest.mark.parametrize("k", [1, 2])
-def test_generator_shapes_and_parameter_count(size, channels, k):
-    g = Generator(k, channels, size, width=128, latent_dim=100)
-    z = g.sample_latent(5)
-    assert z.shape == (k, 5, 100) and z.min() >= 0 and z.max() <= 1  # Uniform[0, 1]
-    x = g(z)
+def test_generator_shapes_and_parameter_count(size, channels, k, layout):
+    g = Generator(k, channels, size, width=128, latent_dim=100, layout=layout)
+    x = g(g.sample_latent(5))
     assert x.shape == (k, 5, channels, size, size)
     assert x.abs().max() <= 1
-    assert count_parameters(g) == _expected_generator_params(k, channels, size, 128, 100)
+    assert count_parameters(g) == _expected_generator_params(k, channels, size, 128, 100, layout)
+
+
+def test_wide_layout_is_the_authors_code():
+    """FC to 2*nf maps at 7x7, then nf, then the image (nf = 128: 256 -> 128 -> 1)."""
+    g = Generator(1, 1, 28, width=128)
+    assert g.up1.in_channels == 256 and g.up1.out_channels == 128 and g.up2.out_channels == 1
+    t = Generator(1, 1, 28, width=128, layout="narrow")
+    assert t.up1.in_channels == 128 and t.up1.out_channels == 64
+
+
+def test_latent_priors():
+    """symmetric: U(-1, 1) as in the authors' code (the default); positive: U[0, 1] as Table 2 writes."""
+    torch.manual_seed(0)
+    z = Generator(2, latent_dim=50).sample_latent(4000)
+    assert z.min() >= -1 and z.max() <= 1 and z.min() < -0.99 and z.max() > 0.99
+    assert abs(float(z.mean())) < 0.01 and abs(float(z.var()) - 1 / 3) < 0.01
+    p = Generator(2, latent_dim=50, latent="positive").sample_latent(4000)
+    assert p.min() >= 0 and p.max() <= 1 and abs(float(p.mean()) - 0.5) < 0.01
+    with pytest.raises(ValueError, match="latent must be one of"):
+        Generator(2, latent="normal")
+    with pytest.raises(ValueError, match="layout must be one of"):
+        Generator(2, layout="deep")
 
 
 @pytest.mark.parametrize("size,channels", [(28, 1), (32, 1), (32, 3)])
@@ -66,14 +88,14 @@ def test_groups_are_independent():
 def test_grouped_copy_equals_single_network():
     """A group of two computes what two separately built single networks compute."""
     torch.manual_seed(0)
-    g2 = Generator(2, 1, 28, width=16)
+    g2 = Generator(4, 1, 28, width=16)
     g1 = Generator(1, 1, 28, width=16)
     # load copy 1 of the group into the single generator
     sd = {}
     for name, p in g2.state_dict().items():
-        sd[name] = p[1:2] if name.startswith("fc") else p.reshape(2, -1, *p.shape[1:])[1]
+        sd[name] = p[1:2] if name.startswith("fc") else p.reshape(4, -1, *p.shape[1:])[1]
     g1.load_state_dict(sd)
-    z = torch.rand(2, 3, 100)
+    z = torch.rand(4, 3, 100)
     assert torch.allclose(g2(z)[1], g1(z[1:2])[0], atol=1e-5)
 
 

@@ -20,12 +20,14 @@ import torch
 import hcmgan_lite.tree as tree_mod
 from hcmgan_lite import (HCMGAN, CollapseError, ImageData, RunDirInUse, Tree, from_tensor, get_settings, grow_tree,
                          load_fashion_mnist, raw_split, refine)
+from hcmgan_lite.models import Generator
 from hcmgan_lite.training import SplitGAN
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
 CPU = torch.device("cpu")
-TINY = dict(g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12, min_steps=12,
+# collapse_spread=0: networks this small, trained this briefly, never vary like real images
+TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12, min_steps=12,
             log_every=4, refinements=1, n_samples=4)
 
 
@@ -384,9 +386,16 @@ BAD_INPUTS = {
                                 r"s_m must be a 1-D tensor with one weight per image \(6\)"),
     # settings
     "get_settings: unknown profile": (lambda: get_settings("fast"), "unknown profile 'fast'; choose one of paper, quick"),
-    "get_settings: unknown name": (lambda: get_settings(colapse_std=0.1), "unknown setting 'colapse_std'. Did you mean 'collapse_std'?"),
+    "get_settings: unknown name": (lambda: get_settings(colapse_std=0.1), "unknown setting 'colapse_std'. Did you mean 'collapse_spread'?"),
     "get_settings: d_widths=(8, 16)": (lambda: get_settings(d_widths=(8, 16)), "d_widths must be three positive ints"),
-    "get_settings: collapse_std=-1": (lambda: get_settings(collapse_std=-1), "collapse_loss and collapse_std must be >= 0"),
+    "get_settings: collapse_spread=-1": (lambda: get_settings(collapse_spread=-1),
+                                         "collapse_loss and collapse_spread must be >= 0"),
+    "get_settings: latent='normal'": (lambda: get_settings(latent="normal"),
+                                      "latent must be one of 'symmetric', 'positive', got 'normal'"),
+    "get_settings: noise='gaussian'": (lambda: get_settings(noise="gaussian"),
+                                       "noise must be one of 'multiplicative', 'additive'"),
+    "get_settings: g_layout='deep'": (lambda: get_settings(g_layout="deep"), "g_layout must be one of 'wide', 'narrow'"),
+    "get_settings: refine_gens=0": (lambda: get_settings(refine_gens=0), "refine_gens must be an integer >= 1, got 0"),
     "get_settings: min_child_frac=0.6": (lambda: get_settings(min_child_frac=0.6), r"min_child_frac must be in \[0, 0.5\)"),
     "get_settings: amp='yes'": (lambda: get_settings(amp="yes"), "setting amp must be True or False, got 'yes'"),
     "get_settings: max_steps=1.5": (lambda: get_settings(max_steps=1.5), "setting max_steps must be an integer or None"),
@@ -411,20 +420,35 @@ def _gan_steps(data, steps=24, seed=0, **kw):
     return gan.train(data.images, torch.ones(1, len(data)), steps, progress=False)
 
 
-def test_collapse_signal_samples_stop_varying(data):
-    """lr_g = 1 saturates the generators' tanh: every sample is the same image."""
-    with pytest.raises(CollapseError, match="samples stopped varying .std across its batch") as err:
-        _gan_steps(data, lr_g=1.0, collapse_loss=0)
-    assert err.value.kind == "collapse_std"
-    # a healthy GAN passes, and its per-generator spread is logged
-    log_ = _gan_steps(data, steps=8)
-    assert len(log_.history["g_std"]) == 2 and min(log_.history["g_std"]) > get_settings().collapse_std
+def test_collapse_signal_samples_stop_varying(data, monkeypatch):
+    """Generators that draw one image for every latent code (here: every code is the same) are caught."""
+    monkeypatch.setattr(Generator, "sample_latent", lambda self, n, device=None, generator=None:
+                        torch.full((self.k, n, self.latent_dim), 0.5, device=device))
+    with pytest.raises(CollapseError, match="samples stopped varying .their spread is 0.000 of the real") as err:
+        _gan_steps(data, collapse_loss=0, collapse_spread=0.25)
+    assert err.value.kind == "collapse_spread"
+
+
+def test_collapse_spread_is_relative_to_the_real_images(data):
+    """The logged ratio is each generator's spread over its critic's real batch's spread, computed by hand here."""
+    s = get_settings("quick", **dict(TINY, collapse_after=0))
+    torch.manual_seed(0)
+    gan = SplitGAN("pair", (1, 28, 28), s.replace(refine_gens=2), CPU)
+    w = torch.ones(2, len(data))
+    w[0, : len(data) // 2] = 0                     # the two groups draw from different images
+    gan.train(data.images, w, 4, progress=False)
+    g, r, ratio = gan.spread_ratio()
+    fake, real = gan._last_fake, gan._last_real    # (4 generators, Bg, ...), (2 critics, B, ...)
+    by_hand = torch.stack([fake[i].flatten(1).std(0, correction=0).mean() /
+                           real[i // 2].flatten(1).std(0, correction=0).mean() for i in range(4)])
+    torch.testing.assert_close(ratio, by_hand)
+    assert g.shape == (4,) and r.shape == (2,)
 
 
 def test_collapse_signal_discriminator_wins(data):
     """A frozen generator (lr_g ~ 0) against a fast discriminator: D's loss on the fakes goes to ~0."""
     with pytest.raises(CollapseError, match="D's loss on a generator's samples fell to") as err:
-        _gan_steps(data, lr_g=1e-9, lr_d=1e-2, noise_var=0.0, collapse_std=0)
+        _gan_steps(data, lr_g=1e-9, lr_d=1e-2, noise_var=0.0, collapse_spread=0)
     assert err.value.kind == "collapse_loss"
 
 
@@ -442,7 +466,7 @@ def test_collapse_is_retried_logged_and_recorded(data, settings, monkeypatch, ca
     def sabotaged_first(X, s_k, s, *a, **k):
         calls.append(1)
         if len(calls) == 1:
-            s = s.replace(lr_g=1.0, collapse_loss=0.0, collapse_after=0.0)
+            s = s.replace(collapse_spread=100.0, collapse_after=0.0)   # forced: no generator varies 100x the data
         return real_raw_split(X, s_k, s, *a, **k)
     monkeypatch.setattr(tree_mod, "raw_split", sabotaged_first)
     s = settings.replace(refinements=0)
@@ -450,29 +474,31 @@ def test_collapse_is_retried_logged_and_recorded(data, settings, monkeypatch, ca
         tree = grow_tree(data, 2, s, CPU, progress=False)
     assert len(calls) == 2 and tree.n_leaves == 2
     (entry,) = tree.nodes[0].retries
-    assert entry["stage"] == "raw" and entry["attempt"] == 0 and entry["kind"] == "collapse_std"
+    assert entry["stage"] == "raw" and entry["attempt"] == 0 and entry["kind"] == "collapse_spread"
     assert "stopped varying" in entry["reason"]
     assert any("node 0 raw" in r.message and "retraining with a new seed (1/2)" in r.message for r in caplog.records)
 
 
 def test_every_try_collapses_raises_clear_error(data, settings, caplog):
-    s = settings.replace(lr_g=1.0, collapse_loss=0.0, collapse_after=0.0, max_retries=1)
+    s = settings.replace(collapse_spread=100.0, collapse_after=0.0, max_retries=1)   # every try collapses
     with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
         with pytest.raises(CollapseError, match=r"node 0 raw: all 2 tries failed; last: .*stopped varying.*"
                                                 "Try another seed, lower learning rates") as err:
             grow_tree(data, 2, s, CPU, progress=False)
-    assert err.value.kind == "collapse_std"
+    assert err.value.kind == "collapse_spread"
     assert sum("retraining with a new seed (1/1)" in r.message for r in caplog.records) == 1
 
 
 def test_every_try_collapsing_late_keeps_the_latest_split(data, settings, caplog):
-    """Collapses detected near the end of training (watching starts at 80%): the split is kept, not lost."""
-    s = settings.replace(lr_g=1.0, collapse_loss=0.0, collapse_after=0.8, max_retries=1, refinements=0,
+    """Collapses detected near the end of training (watching starts at 80%): the split is kept, not lost.
+
+    The collapse is forced (a spread threshold no generator can reach), so it happens on every machine."""
+    s = settings.replace(collapse_spread=100.0, collapse_after=0.8, max_retries=1, refinements=0,
                          min_child_frac=0.0)
     with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
         tree = grow_tree(data, 2, s, CPU, progress=False)
     entries = tree.nodes[0].retries
-    assert [e["kind"] for e in entries] == ["collapse_std"] * 2
+    assert [e["kind"] for e in entries] == ["collapse_spread"] * 2
     assert [bool(e.get("kept")) for e in entries] == [True, False]   # both at 100%: the first one stays
     assert torch.allclose(tree.nodes[1].membership + tree.nodes[2].membership, torch.ones(len(data)), atol=1e-5)
     assert any("keeping the split of the try that collapsed latest (100% of its training done)" in r.message

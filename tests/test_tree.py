@@ -3,7 +3,8 @@ import torch
 
 from hcmgan_lite import HCMGAN, Tree, from_tensor, get_settings, grow_tree
 
-TINY = dict(g_width=8, d_widths=(8, 16, 32), batch_size=32, gen_batch_size=32, max_steps=15, min_steps=15,
+# collapse_spread=0: networks this small, trained this briefly, never vary like real images
+TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=32, gen_batch_size=32, max_steps=15, min_steps=15,
             log_every=5, refinements=1, n_samples=4)
 
 

@@ -88,6 +88,9 @@ Markdown(f"""
   {tree.seconds / 60:.1f} min of training on {tree.device}.
 * With {N_CLUSTERS} clusters: ACC {fin['acc']:.3f}, NMI {fin['nmi']:.3f}; with 2 clusters ACC {scores[2]['acc']:.3f}.
 * The root split kept {splits[0]['purity_final']:.1%} of the mass on each class's majority side
-  (after the raw split: {splits[0]['purity_raw']:.1%}).
+  ({f"after the raw split: {splits[0]['purity_raw']:.1%}; {tree.settings.refinements} refinements per split"
+    if tree.settings.refinements else "raw splits only: this profile grows trees without refinements"}).
+* {sum(len(n.retries) for n in tree.nodes)} GAN trainings were thrown away and retrained
+  (collapse check or degenerate split).
 * The benchmark chapter compares these numbers with k-means and agglomerative clustering on the same images.
 """)
