@@ -145,6 +145,7 @@ def ablation_rows(results: list[dict], baseline: str = "authors' code") -> list[
                      "purity_raw": _stats([f["purity"] for f in first]),
                      "purity_final": _stats([f["purity"] for f in last]),
                      "spread_ratio": _stats([f["collapse"]["final_spread_ratio"] for f in first]),
+                     "smaller_side": _stats([f["smaller_side"] for f in first]),
                      "g_spread": _stats([f["collapse"]["final_g_spread"] for f in first]),
                      "flagged": sum(f["collapse"]["flagged"] for f in first),
                      "refinements": len(rs[0]["stages"]) - 1,
@@ -159,13 +160,13 @@ def ablation_markdown(rows: list[dict], metric: str = "acc") -> str:
     name = {"acc": "ACC", "purity": "purity"}[metric]
     refine = any(r["refinements"] for r in rows)
     head = ["variant", "seeds", f"{name} after the raw split"] + ([f"{name} after refinement"] if refine else []) + [
-        "generator spread (÷ real)", "collapse check fires", "seconds"]
+        "smaller side", "generator spread (÷ real)", "collapse check fires", "seconds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["variant"], str(len(r["seeds"])), ms(r[f"{metric}_raw"])]
         if refine:
             cells.append(ms(r[f"{metric}_final"]) if r["refinements"] else "")
-        cells += [f"{ms(r['g_spread'], 2)} ({ms(r['spread_ratio'], 2)})",
+        cells += [f"{r['smaller_side']['mean']:.0%}", f"{ms(r['g_spread'], 2)} ({ms(r['spread_ratio'], 2)})",
                   f"{r['flagged']} of {len(r['seeds'])}", f"{r['seconds']['mean']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -192,6 +193,10 @@ def ablation_summary(tables: dict, baseline: str = "quick profile") -> str:
                          f"{r[f'{metric}_raw']['mean']:.3f} ({d:+.3f}), spread ratio "
                          f"{r['spread_ratio']['mean']:.2f}, check fired in {r['flagged']} of {len(r['seeds'])}")
         name = {"running-example": "Threes vs fives", "fmnist-root": "Fashion-MNIST root"}.get(split, split)
+        raw_rows = [r for r in rows if not r["refinements"]]
+        best = max(raw_rows, key=lambda r: r[f"{metric}_raw"]["mean"])
+        parts.append(f"the highest mean {metric.upper() if metric == 'acc' else metric} came from "
+                     f"*{best['variant']}*, whose collapse check fired in {best['flagged']} of {len(best['seeds'])} runs")
         out.append(f"* **{name}**, against the quick profile ({metric.upper() if metric == 'acc' else metric} "
                    f"{base[f'{metric}_raw']['mean']:.3f}, spread ratio {base['spread_ratio']['mean']:.2f}, check "
                    f"fired in {base['flagged']} of {len(base['seeds'])}): " + "; ".join(parts) + ".")

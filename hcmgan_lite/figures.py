@@ -215,12 +215,17 @@ def _history(train_log) -> dict:
     return train_log
 
 
-def training_curves(train_log):
-    """Losses of D, G and C, and C's accuracy, against the step (a TrainLog, SplitResult or split log)."""
+def training_curves(train_log, collapse_spread: float | None = None):
+    """Losses of D, G and C, C's accuracy and, where logged, each generator's spread over the real images'.
+
+    ``train_log``: a TrainLog, SplitResult or split log.  ``collapse_spread`` draws the collapse threshold.
+    """
     h = _history(train_log)
     if not h.get("step"):
         raise ValueError("this training log holds no steps (a refinement whose every try failed is not trained)")
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.8))
+    each = h.get("spread_ratio_each")
+    fig, axes = plt.subplots(1, 3 if each else 2, figsize=(11 if each else 8, 2.8))
+    a1, a2 = axes[0], axes[1]
     mk = "o" if len(h["step"]) < 20 else None
     for key, name in (("d_real", "D on real"), ("d_fake", "D on generated"),
                       ("g_adv", "G adversarial"), ("c_loss", "C")):
@@ -228,6 +233,15 @@ def training_curves(train_log):
     a1.set_xlabel("step"), a1.set_ylabel("loss"), a1.legend(fontsize=7, frameon=False)
     a2.plot(h["step"], h["c_acc"], color="k", marker=mk)
     a2.set_ylim(0, 1.02), a2.set_xlabel("step"), a2.set_ylabel("classifier accuracy")
+    if each:
+        a3, ratios = axes[2], np.asarray(each, dtype=float)
+        names = [r"$G_\alpha$", r"$G_\beta$"] if ratios.shape[1] == 2 else [f"G{j}" for j in range(ratios.shape[1])]
+        for j, name in enumerate(names):
+            a3.plot(h["step"], ratios[:, j], marker=mk, label=name)
+        if collapse_spread:
+            a3.axhline(collapse_spread, color="r", ls="--", lw=1, label="collapse below")
+        a3.set_ylim(0, max(1.05, float(ratios.max()) * 1.05))
+        a3.set_xlabel("step"), a3.set_ylabel("spread ÷ real images'"), a3.legend(fontsize=7, frameon=False)
     sns.despine(fig)
     fig.tight_layout()
     return fig

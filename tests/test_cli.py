@@ -112,3 +112,22 @@ def test_sop_without_class_folders(tmp_path, capsys):
 def test_report_without_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert f"no saved tree at {tmp_path}/tree.pt" in capsys.readouterr().err
+
+
+def test_split_command_writes_a_measured_split(tmp_path):
+    out = tmp_path / "s.json"
+    proc = cli("split", "fashion-mnist", "--classes", "1,8", "--per-class", "60", "--seed", "1", "--variant", "tiny",
+               "--set", "g_width=8", "--set", "d_widths=(8,16,32)", "--set", "batch_size=16",
+               "--set", "gen_batch_size=16", "--set", "max_steps=8", "--set", "min_steps=8", "--set", "log_every=4",
+               "--set", "refinements=1", "--set", "latent=positive", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert res["variant"] == "tiny" and res["n_images"] == 120 and res["seed"] == 1
+    assert res["overrides"]["latent"] == "positive" and res["settings"]["latent"] == "positive"
+    assert [st["stage"] for st in res["stages"]] == ["raw", "refinement 1"]
+    for st in res["stages"]:
+        assert 0 <= st["acc"] <= 1 and 0.5 <= st["purity"] <= 1 and st["steps"] == 8
+        assert st["history"]["step"] == [4, 8] and len(st["collapse"]["final_spread_ratio_each"]) in (2, 4)
+    # the run itself acted on no collapse (so every variant shows what it does); the verdict is the profile's
+    assert res["settings"]["collapse_spread"] == 0 and res["stages"][0]["collapse"]["threshold"] == 0.1
+    assert "raw: ACC" in proc.stdout and "written:" in proc.stdout

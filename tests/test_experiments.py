@@ -54,3 +54,40 @@ def test_runs_markdown_rows():
     assert table[3] == "| k-means (same images) | 100 | | 0.550 | 0.500 | | |"
     assert table[4] == ("| three seeds | 100 | 5 epochs, 2 refinements, width 16 | 0.600 ± 0.100 | 0.300 ± 0.100 | "
                         "2.0 min each | x86_64 |")
+
+
+def test_collapse_verdict_watches_from_collapse_after():
+    """A dip below collapse_spread counts only from collapse_after of the training on."""
+    from hcmgan_lite import get_settings
+    s = get_settings("quick")                                       # collapse_spread 0.1, collapse_after 0.5
+    early = {"step": [25, 50, 75, 100], "spread_ratio": [0.05, 0.3, 0.4, 0.5],
+             "spread_ratio_each": [[0.05, 0.2], [0.3, 0.4], [0.4, 0.5], [0.5, 0.6]], "g_std": [.1] * 4,
+             "real_std": [.3] * 4}
+    v = experiments.collapse_verdict(early, s)
+    assert not v["flagged"] and v["min_spread_ratio"] == 0.3 and v["final_spread_ratio_each"] == [0.5, 0.6]
+    late = dict(early, spread_ratio=[0.5, 0.5, 0.09, 0.5])
+    v = experiments.collapse_verdict(late, s)
+    assert v["flagged"] and v["min_spread_ratio"] == 0.09 and v["threshold"] == 0.1
+
+
+def _split_result(variant, seed, acc, purity, ratio, flagged, refined=None):
+    stage = {"acc": acc, "purity": purity, "smaller_side": 0.4,
+             "collapse": {"final_spread_ratio": ratio, "final_g_spread": ratio / 2, "flagged": flagged}}
+    stages = [stage] + ([dict(stage, acc=refined, purity=refined)] if refined is not None else [])
+    return {"variant": variant, "seed": seed, "n_images": 10, "seconds": 60.0 + seed, "stages": stages}
+
+
+def test_ablation_rows_and_table():
+    res = [_split_result("quick profile", s, a, a, 0.5, False) for s, a in enumerate((0.6, 0.7, 0.8))]
+    res += [_split_result("latent U[0,1]", s, 0.5, 0.5, 0.02, True) for s in range(2)]
+    res += [_split_result("+ 1 refinement", 0, 0.6, 0.6, 0.5, False, refined=0.65)]
+    rows = experiments.ablation_rows(res)
+    assert [r["variant"] for r in rows] == ["quick profile", "latent U[0,1]", "+ 1 refinement"]
+    q = rows[0]
+    assert q["acc_raw"]["mean"] == pytest.approx(0.7) and q["acc_raw"]["std"] == pytest.approx(0.1)
+    assert rows[1]["flagged"] == 2 and rows[2]["refinements"] == 1 and rows[2]["acc_final"]["mean"] == 0.65
+    table = experiments.ablation_markdown(rows, "acc").splitlines()
+    assert table[2].startswith("| quick profile | 3 | 0.700 ± 0.100 |  | 40% | 0.25 ± 0.00 (0.50 ± 0.00) | 0 of 3 |")
+    assert "| latent U[0,1] | 2 | 0.500 ± 0.000 |" in table[3] and "2 of 2" in table[3]
+    text = experiments.ablation_summary({"running-example": rows})
+    assert "latent U[0,1]: ACC 0.500 (-0.200)" in text and "ACC 0.600 → 0.650 (+0.050)" in text

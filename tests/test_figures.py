@@ -130,9 +130,12 @@ def test_split_acc_curve_has_a_line_per_split(tree):
 def test_training_curves_and_snapshots(data):
     s = get_settings("quick", **TINY)
     res = raw_split(data.images, torch.ones(len(data)), s, torch.device("cpu"), snapshot_every=4, progress=False)
-    fig = F.training_curves(res.log)
-    assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 4
+    fig = F.training_curves(res.log, collapse_spread=0.1)
+    assert len(fig.axes) == 3 and len(fig.axes[0].get_lines()) == 4
     assert list(fig.axes[1].get_lines()[0].get_xdata()) == res.log.history["step"]
+    spread = fig.axes[2].get_lines()                     # one line per generator, then the threshold
+    assert list(spread[1].get_ydata()) == [r[1] for r in res.log.history["spread_ratio_each"]]
+    assert list(spread[2].get_ydata()) == [0.1, 0.1]
     fig = F.snapshot_strip(res.log.snapshots)
     assert len(image_axes(fig)) == 2 * len(res.log.snapshots) and len(res.log.snapshots) >= 3
     assert len(image_axes(F.snapshot_strip(res.log, max_rows=2))) == 4
