@@ -67,9 +67,11 @@ def collapse_verdict(history: dict, settings) -> dict:
     """What the collapse check says of a finished training's log, without acting on it.
 
     ``flagged`` is True when, from ``collapse_after`` of the training on, a
-    logged spread ratio fell below ``settings.collapse_spread`` or D's loss on
-    a generator's samples below ``settings.collapse_loss`` (the values the
-    default settings use, whatever the run itself watched for).
+    logged spread ratio (the least varied generator's spread over its real
+    batch's) fell below ``settings.collapse_spread``: the spread check of
+    :meth:`~hcmgan_lite.training.SplitGAN.train`, judged with ``settings``
+    whatever the run itself watched for.  (D's loss, the other check, is not
+    judged here.)
     """
     steps = history.get("step", [])
     if not steps:
