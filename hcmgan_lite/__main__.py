@@ -102,17 +102,31 @@ def main(argv=None) -> int:
             rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
             print(experiments.report_markdown(rep))
             print(f"written: {args.run_dir}/report.json, report.md, tree.png")
-    except (ValueError, FileNotFoundError, RunDirInUse) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except CollapseError as exc:
-        print(f"error: training failed: {exc}", file=sys.stderr)
+        print(f"error: training failed: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command again to resume from {getattr(args, 'run_dir', '')}",
               file=sys.stderr)
         return 130
+    except (ValueError, TypeError, FileNotFoundError, RunDirInUse) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a run dir that cannot be created or written, a full disk, ...
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"error: cannot read or write a file{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # anything else is a bug: still one line (and the traceback with -v)
+        if args.verbose:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (run with -v for the traceback)",
+              file=sys.stderr)
+        return 2
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -273,7 +273,22 @@ def load_sop(root=None, size: int = 32, max_per_class: int | None = None,
 
 
 def _to_nchw(images) -> torch.Tensor:
-    x = images.detach() if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
+    if isinstance(images, torch.Tensor):
+        x = images.detach()
+        if x.is_complex():
+            raise TypeError(f"images must be real numbers, got a complex tensor ({x.dtype})")
+    else:
+        try:
+            a = np.asarray(images)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"images must be an array of numbers: {exc}") from None
+        if a.dtype.kind == "c":
+            raise TypeError(f"images must be real numbers, got complex values ({a.dtype})")
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"images must be an array of numbers, got dtype {a.dtype}")
+        if a.dtype.kind == "f" and a.dtype.itemsize > 8:   # float128: torch has no such type
+            a = a.astype(np.float64)
+        x = torch.as_tensor(np.ascontiguousarray(a))       # a copy where numpy's strides are negative
     if x.ndim == 3:
         return x.unsqueeze(1)
     if x.ndim == 4 and x.shape[1] in (1, 3):

@@ -28,7 +28,10 @@ class HCMGAN:
     seed : int
     run_dir : path, optional
         Checkpoints go here after every raw split and refinement; fitting
-        again with the same ``run_dir`` resumes.
+        again with the same ``run_dir`` resumes.  A run dir that holds a tree
+        with more leaves than ``n_clusters`` is not grown further: ``fit``
+        cuts that tree at ``n_clusters`` (``labels_`` and ``memberships_``
+        have ``n_clusters`` clusters; ``tree_`` keeps every leaf).
     progress : bool
         Show progress bars.
     **settings
@@ -78,8 +81,8 @@ class HCMGAN:
             raise ValueError(f"n_clusters={self.n_clusters} but only {len(data)} images were given")
         self.tree_: Tree = grow_tree(data, self.n_clusters, self.settings_, self.device, self.run_dir,
                                      progress=self.progress)
-        self.memberships_ = self.tree_.memberships()
-        self.labels_ = self.tree_.predict()
+        self.memberships_ = self.tree_.memberships(self.n_clusters)
+        self.labels_ = self.tree_.predict(self.n_clusters)
         return self
 
     def fit_predict(self, X, y=None) -> torch.Tensor:

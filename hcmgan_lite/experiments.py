@@ -18,7 +18,7 @@ import torch
 from .data import ImageData, load_dataset
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
-from .tree import Tree, grow_tree
+from .tree import Tree, grow_tree, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -33,31 +33,50 @@ def load_subset(dataset: str, root=None, classes=None, per_class: int | None = N
 
 def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", seed: int = 0, device="auto",
         root=None, classes=None, per_class: int | None = None, progress: bool = True, **overrides) -> Tree:
-    """Grow a tree on a dataset into ``run_dir`` (resuming what is there) and return it."""
+    """Grow a tree on a dataset into ``run_dir`` (resuming what is there) and return it.
+
+    Everything is checked first (the arguments, the settings, the data, and that a tree already in
+    ``run_dir`` was grown with the same configuration); only then, holding the run dir's lock, is
+    ``config.json`` written, so a refused command leaves the run dir as it was (or uncreated).
+    """
+    import numbers
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"run dir {run_dir} is a file; a run dir must be a folder")
+    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 2:
+        raise ValueError(f"n_clusters (--clusters) must be an integer >= 2, got {n_clusters!r}")
+    if per_class is not None and (isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral)
+                                  or per_class < 1):
+        raise ValueError(f"per_class (--per-class) must be a positive integer, got {per_class!r}")
     dev = pick_device(device)
     settings = get_settings(profile, dataset, seed=seed, **overrides)
     config = {"dataset": dataset, "n_clusters": n_clusters, "profile": profile, "seed": seed,
               "classes": classes, "per_class": per_class, "overrides": overrides}
-    cfg_path = run_dir / "config.json"
-    if cfg_path.exists():
-        try:
-            old = json.loads(cfg_path.read_text())
-        except ValueError as exc:
-            raise ValueError(f"{cfg_path} is not valid JSON ({exc}); fix or delete it") from exc
-        new = json.loads(json.dumps(config))
-        if old != new:
-            diff = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
-                             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
-            raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
-                             "run the same command to resume it, or use another run_dir")
     data = load_subset(dataset, root, classes, per_class, seed=0)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cfg_path.with_name(cfg_path.name + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2))
-    tmp.replace(cfg_path)
+    if len(data) < n_clusters:
+        raise ValueError(f"n_clusters (--clusters) is {n_clusters} but the data holds only {len(data)} images")
+    cfg_path = run_dir / "config.json"
+
+    def write_config(tree):   # called by grow_tree after its own checks (same data and settings as tree.pt)
+        if not cfg_path.exists():
+            tmp = cfg_path.with_name(cfg_path.name + ".tmp")
+            tmp.write_text(json.dumps(config, indent=2))
+            tmp.replace(cfg_path)
+
     t0 = time.perf_counter()
-    tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress)
+    with run_lock(run_dir):   # from here on no other process writes into run_dir
+        if cfg_path.exists():
+            try:
+                old = json.loads(cfg_path.read_text())
+            except ValueError as exc:
+                raise ValueError(f"{cfg_path} is not valid JSON ({exc}); fix or delete it") from exc
+            new = json.loads(json.dumps(config))
+            if old != new:
+                diff = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
+                                 for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+                raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
+                                 "run the same command to resume it, or use another run_dir")
+        tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress, on_start=write_config)
     log.info("grew %s in %.0f s on %s", tree, time.perf_counter() - t0, dev)
     return tree
 
@@ -265,6 +284,7 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
            "complete": tree.pending is None and tree.n_leaves == cfg.get("n_clusters", tree.n_leaves),
            "seconds": round(tree.seconds, 1), "device": tree.device,
            "device_name": tree.env.get("device_name", ""), "host": tree.env.get("host", platform.node()),
+           "environments": tree.envs,
            "torch": tree.env.get("torch", torch.__version__), "settings": tree.settings.to_dict(),
            "scores": tree_scores(tree), "splits": split_purities(tree),
            "retries": sum(len(n.retries) for n in tree.nodes)}
@@ -299,6 +319,11 @@ def report_markdown(rep: dict) -> str:
              "", f"{rep['n_images']} images, {rep['n_leaves']} leaves, {rep['seconds']:.0f} s on {rep['device']}"
              + (f" ({rep['device_name']})" if rep.get("device_name") else "") +
              f" (torch {rep['torch']}); retries: {rep['retries']}", ""]
+    envs = rep.get("environments") or []
+    if len(envs) > 1:   # a run resumed elsewhere: every machine it was grown on
+        lines += ["Grown on, in order: " + "; ".join(
+            f"{e.get('device_name', '?')} ({e.get('host', '?')}, torch {e.get('torch', '?')}, "
+            f"{e.get('threads', '?')} threads)" for e in envs), ""]
     rows = []
     if rep["scores"]:
         rows.append(("HC-MGAN", rep["scores"]["final"]))

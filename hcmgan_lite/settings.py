@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import numbers
 from dataclasses import dataclass, field, fields
 
@@ -158,7 +159,16 @@ def _validate(s: Settings) -> None:
     need(s.g_width % 2 == 0, f"g_width must be even, got {s.g_width}")
     need(s.refine_gens >= 1, f"refine_gens must be an integer >= 1, got {s.refine_gens!r}")
     need(len(s.d_widths) == 3 and min(s.d_widths) >= 1, f"d_widths must be three positive ints, got {s.d_widths}")
+    for f in fields(Settings):   # inf/nan in any number: nothing can train with it
+        v = getattr(s, f.name)
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, numbers.Real) and not isinstance(x, bool) and not math.isfinite(x):
+                raise ValueError(f"setting {f.name} must be a finite number, got {v!r}")
     need(s.epochs > 0, f"epochs must be > 0, got {s.epochs}")
+    need(s.lr_c_refine is None or s.lr_c_refine > 0,
+         f"lr_c_refine must be None (use lr_c) or > 0, got {s.lr_c_refine}")
+    need(s.max_steps is None or s.min_steps <= s.max_steps,
+         f"min_steps ({s.min_steps}) must not exceed max_steps ({s.max_steps})")
     need(s.refinements >= 0, f"refinements must be >= 0, got {s.refinements}")
     need(s.max_steps is None or s.max_steps >= 1, f"max_steps must be None or >= 1, got {s.max_steps}")
     for name in ("lr_g", "lr_d", "lr_c"):
@@ -238,7 +248,12 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     """The training device: CUDA when available (``"auto"``), else CPU."""
     if device is None or str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but CUDA is not available; use 'cpu' or 'auto'")
     return dev

@@ -83,7 +83,8 @@ class Tree:
         self.pending: dict | None = None      # a split in progress (for resuming)
         self.seconds = 0.0
         self.device = ""
-        self.env: dict = {}                   # where it was grown: torch version, device name, host, threads
+        self.env: dict = {}                   # where it was grown last: torch version, device name, host, threads
+        self.envs: list = []                  # every such place, in order (a resumed run may move)
         self.data_digest: str | None = None   # fingerprint of the images, checked on resume
 
     # ---- structure ----------------------------------------------------
@@ -126,7 +127,7 @@ class Tree:
             "labels": self.labels, "class_names": self.class_names,
             "nodes": [n.to_dict() for n in self.nodes], "splits": list(self.splits),
             "pending": self.pending, "seconds": self.seconds, "device": self.device,
-            "env": self.env, "data_digest": self.data_digest,
+            "env": self.env, "envs": list(self.envs), "data_digest": self.data_digest,
         }
 
     def save(self, path) -> Path:
@@ -188,12 +189,38 @@ class Tree:
             tree = cls(d["n_images"], d["image_shape"], settings, d["labels"], d["class_names"])
             tree.nodes = [Node.from_dict(n) for n in d["nodes"]]
             tree.splits, tree.pending = list(d["splits"]), d["pending"]
+            tree.seconds, tree.device = float(d.get("seconds", 0.0)), str(d.get("device", ""))
+            tree.data_digest = d.get("data_digest")
+            tree.env = dict(d.get("env") or {})
+            tree.envs = [dict(e) for e in (d.get("envs") or ([tree.env] if tree.env else []))]
+            tree._check_structure()
         except KeyError as exc:
             raise ValueError(f"{path} is an incomplete tree file: the entry {exc} is missing") from exc
-        tree.seconds, tree.device = d.get("seconds", 0.0), d.get("device", "")
-        tree.data_digest = d.get("data_digest")
-        tree.env = dict(d.get("env") or {})
+        except (TypeError, IndexError, AttributeError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "this version cannot use" in str(exc):
+                raise
+            raise ValueError(f"{path} is a damaged tree file ({type(exc).__name__}: {exc}); "
+                             "delete it to start the run over, or use another run_dir") from exc
         return tree
+
+    def _check_structure(self) -> None:
+        """The nodes, splits and memberships of a loaded file fit together (a hand-edited file may not)."""
+        n = len(self.nodes)
+        if self.n_images < 1 or not n:
+            raise ValueError(f"{self.n_images} images and {n} nodes")
+        for i, node in enumerate(self.nodes):
+            if node.id != i:
+                raise ValueError(f"node {i} says it is node {node.id}")
+            if not isinstance(node.membership, torch.Tensor) or tuple(node.membership.shape) != (self.n_images,):
+                raise ValueError(f"node {i}'s membership is not a vector of {self.n_images} weights")
+            if node.children is not None and not all(isinstance(c, int) and 0 < c < n for c in node.children):
+                raise ValueError(f"node {i}'s children {node.children} are not nodes of the tree")
+        if not all(isinstance(k, int) and 0 <= k < n and self.nodes[k].children for k in self.splits):
+            raise ValueError(f"the split list {self.splits} names nodes that were not split")
+        if len(self.nodes) != 1 + 2 * len(self.splits):
+            raise ValueError(f"{len(self.nodes)} nodes for {len(self.splits)} splits")
+        if self.labels is not None and tuple(self.labels.shape) != (self.n_images,):
+            raise ValueError(f"{tuple(self.labels.shape)} labels for {self.n_images} images")
 
 
 # ---- growth -------------------------------------------------------------
@@ -210,7 +237,17 @@ def run_lock(run_dir):
     Where ``fcntl`` does not exist (Windows) no lock is taken.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"run_dir {run_dir} is a file; a run dir must be a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(run_dir)
+    if key in _HELD:   # this process holds it already (e.g. experiments.fit around grow_tree)
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
@@ -230,9 +267,18 @@ def run_lock(run_dir):
         f.truncate()
         f.write(f"process {os.getpid()} on {platform.node()}")
         f.flush()
-        yield
+        for stale in run_dir.glob("*.tmp*"):   # a save or a config write killed midway: nobody else writes now
+            stale.unlink(missing_ok=True)
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
     finally:
         f.close()
+
+
+_HELD: dict = {}   # run dirs this process holds the lock of, with how many nested holders
 
 
 def run_environment(device: torch.device) -> dict:
@@ -366,24 +412,28 @@ def _stage_log(stage: str, res: SplitResult | None) -> dict:
 
 
 def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None,
-              progress: bool = True, callback=None) -> Tree:
+              progress: bool = True, callback=None, on_start=None) -> Tree:
     """Grow an HC-MGAN tree on ``data`` (an :class:`~hcmgan_lite.data.ImageData`) to ``n_leaves`` leaves.
 
     ``run_dir``: where checkpoints go; an existing checkpoint there is resumed
     (it must have been grown on the same images with the same settings).
     Only one process at a time grows into a ``run_dir``: a second one gets
     :class:`RunDirInUse`, naming the process that holds it.
-    ``callback(tree, event)`` is called after every raw split and refinement.
-    Bad input (too few images, images of the wrong size, range or with NaN,
-    labels of the wrong length) raises ``ValueError`` before any training.
+    ``callback(tree, event)`` is called after every raw split and refinement;
+    ``on_start(tree)`` once, after every check (and with the run dir locked),
+    before any training.  Bad input (too few images, images of the wrong size,
+    range or with NaN, labels of the wrong length, bad settings or device)
+    raises ``ValueError`` or ``TypeError`` before the run dir is touched.
     """
+    data, device = _checked(data, n_leaves, settings, device)
     if run_dir is None:
-        return _grow_tree(data, n_leaves, settings, device, None, progress, callback)
+        return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start)
     with run_lock(run_dir):
-        return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback)
+        return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start)
 
 
-def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) -> Tree:
+def _checked(data, n_leaves, settings, device):
+    """The checks of grow_tree that need no run dir: (data as ImageData, device)."""
     if isinstance(n_leaves, bool) or not isinstance(n_leaves, numbers.Integral) or n_leaves < 2:
         raise ValueError(f"n_leaves must be an integer >= 2, got {n_leaves!r}")
     if not isinstance(data, ImageData):
@@ -395,7 +445,10 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) ->
         raise ValueError(f"cannot grow {n_leaves} clusters from {len(data)} images")
     if not isinstance(settings, Settings):
         raise TypeError(f"settings must be a Settings (see get_settings), got {type(settings).__name__}")
-    device = pick_device(device)
+    return data, pick_device(device)
+
+
+def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start) -> Tree:
     ckpt = Path(run_dir) / "tree.pt" if run_dir is not None else None
     s = settings
     digest = data_digest(data.images)
@@ -428,11 +481,13 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback) ->
         root = Node(0, None, 0, torch.ones(len(data)))
         root.real = _real_samples(X, root.membership, s.n_samples, _seed(s.seed, "real", 0))
         tree.nodes.append(root)
-    if ckpt is not None:  # temporary files of a save that was killed midway
-        for stale in ckpt.parent.glob(ckpt.name + ".tmp*"):
-            stale.unlink(missing_ok=True)
     tree.device = str(device)
-    tree.env = run_environment(device)
+    env = run_environment(device)
+    if not tree.envs or tree.envs[-1] != env:   # every machine (and thread count) the tree was grown on
+        tree.envs.append(env)
+    tree.env = env
+    if on_start is not None:
+        on_start(tree)
 
     def save(event):
         if ckpt is not None:

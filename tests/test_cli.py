@@ -87,7 +87,7 @@ def test_unknown_setting_exits_2():
     (["--set", "g_width"], "--set takes NAME=VALUE, got 'g_width'"),
     (["--set", "lr_g=fast"], "setting lr_g must be a number, got 'fast'"),
     (["--set", "seed=3"], "use --seed instead of --set seed=..."),
-    (["--profile", "quick", "--clusters", "1"], "n_leaves must be an integer >= 2, got 1"),
+    (["--profile", "quick", "--clusters", "1"], "n_clusters (--clusters) must be an integer >= 2, got 1"),
     (["--data-root", "/nonexistent/hcmgan"], "data root /nonexistent/hcmgan does not exist"),
 ])
 def test_fit_errors_exit_2(args, msg, tmp_path, capsys):
