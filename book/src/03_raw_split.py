@@ -229,7 +229,7 @@ Markdown(f"""
   k-means on the raw pixels of the same images gives {kmeans['acc']:.3f}
   ({"above" if raw_acc > kmeans["acc"] else "below"} k-means). The smaller side holds {smaller:.1%} of the mass
   {"(a lopsided split: one generator covers most of the data)" if smaller < 0.25 else ""}.
-* The collapse check {"stayed quiet: both generators drew varied images" if not check["flagged"] else "fired"}
+* The collapse check {"stayed quiet: the samples of both generators varied" if not check["flagged"] else "fired"}
   (lowest spread ratio {check['min_spread_ratio']:.2f}); with Table 2's $U[0, 1]$ latent it
   {"fired" if pos_check["flagged"] else "stayed quiet"} (lowest {pos_check['min_spread_ratio']:.2f}).
 * The classifier told the generators apart with accuracy {raw.log.history['c_acc'][-1]:.2f} at the end of training.

@@ -63,7 +63,7 @@ else:
     torch.manual_seed(SEED)
     r = hc.raw_split(X, s_k.to(device), settings)
     s_l, s_m = r.s_l.cpu(), r.s_m.cpu()
-print(f"{T} refinements, starting from a raw split with ACC {hc.cluster_acc(data.labels, (s_m > s_l).long()):.3f}")
+print(f"{T} refinement{'s' if T > 1 else ''}, starting from a raw split with ACC {hc.cluster_acc(data.labels, (s_m > s_l).long()):.3f}")
 
 # %% [markdown]
 # ## Refining, iteration by iteration
@@ -147,7 +147,7 @@ plt.show()
 from IPython.display import Markdown
 gain = accs[-1] - accs[0]
 Markdown(f"""
-* {T} refinements took {refine_seconds:.0f} s on {device} ({PROFILE} profile).
+* {T} refinement{"s" if T > 1 else ""} took {refine_seconds:.0f} s on {device} ({PROFILE} profile).
 * ACC of the threes-vs-fives split: {accs[0]:.3f} after the raw split, then
   {', '.join(f'{a:.3f}' for a in accs[1:])} after each refinement as in the paper: {'a gain' if gain >= 0 else 'a loss'} of {abs(gain):.3f}.
 * With the guard, {sum(k for _, k, _ in guard_res)} of {T} refinements were kept and the split ends at ACC {guard_accs[-1]:.3f}.
