@@ -87,7 +87,7 @@ def test_ablation_rows_and_table():
     assert q["acc_raw"]["mean"] == pytest.approx(0.7) and q["acc_raw"]["std"] == pytest.approx(0.1)
     assert rows[1]["flagged"] == 2 and rows[2]["refinements"] == 1 and rows[2]["acc_final"]["mean"] == 0.65
     table = experiments.ablation_markdown(rows, "acc").splitlines()
-    assert table[2].startswith("| quick profile | 3 | 0.700 ± 0.100 |  | 40% | 0.25 ± 0.00 (0.50 ± 0.00) | 0 of 3 |")
-    assert "| latent U[0,1] | 2 | 0.500 ± 0.000 |" in table[3] and "2 of 2" in table[3]
+    assert table[2].startswith("| quick profile | 0.700 ± 0.100 |  | 40% | 0.50 ± 0.00 | 0 of 3 | 61 |")
+    assert "| latent U[0,1] | 0.500 ± 0.000 |" in table[3] and "2 of 2" in table[3]
     text = experiments.ablation_summary({"running-example": rows})
     assert "latent U[0,1]: ACC 0.500 (-0.200)" in text and "ACC 0.600 → 0.650 (+0.050)" in text

@@ -196,8 +196,9 @@ torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.
 # `bash scripts/ablation.sh` runs `python -m hcmgan_lite split ...` for every
 # variant and seed (one thread per run, two runs at a time, on two CPU cores)
 # and keeps each result as JSON in `book/results/ablation/`. Every run is the
-# quick profile with one setting changed; "spread" is the final ratio of the
-# least varied generator's spread to the real images'. No run was retried:
+# quick profile with one setting changed (mean ± standard deviation over the
+# seeds named above each table); "spread ÷ real" is the final ratio of the least varied
+# generator's spread to the real images'. No run was retried:
 # the collapse check was only *read* ("fires": it would have thrown the
 # training away). "Smaller side" is the share of the mass on the split's
 # smaller side (the data are 54% threes). The seconds are wall time with one
@@ -208,12 +209,14 @@ torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.
 ABLATION = Path("results/ablation")
 runs = {name: hc.experiments.load_results(ABLATION / name) for name in ("running-example", "fmnist-root")}
 rows = {name: hc.experiments.ablation_rows(r) for name, r in runs.items()}
-Markdown("**Threes vs fives** (1,895 images of MNIST-10k; ACC of the split, k-means: "
-         f"{kmeans['acc']:.3f})\n\n" + hc.experiments.ablation_markdown(rows["running-example"], "acc"))
+seeds = {name: sorted({s for r in rs for s in r["seeds"]}) for name, rs in rows.items()}
+Markdown(f"**Threes vs fives** (1,895 images of MNIST-10k, seeds {seeds['running-example']}; ACC of the split, "
+         f"k-means: {kmeans['acc']:.3f})\n\n" + hc.experiments.ablation_markdown(rows["running-example"], "acc"))
 
 # %%
-Markdown("**The root split of Fashion-MNIST** (10,000 images, 1,000 per class; purity: the share of each class's "
-         "mass on its majority side)\n\n" + hc.experiments.ablation_markdown(rows["fmnist-root"], "purity"))
+Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, seeds {seeds['fmnist-root']}; "
+         "purity: the share of each class's mass on its majority side)\n\n"
+         + hc.experiments.ablation_markdown(rows["fmnist-root"], "purity"))
 
 # %%
 Markdown(hc.experiments.ablation_summary(rows))
