@@ -451,7 +451,8 @@ def grown_before_the_fix(reports) -> str:
     Reports written before the ``latent`` setting existed have no such entry: those versions drew z from
     U[0, 1], under which each generator learned to draw one image for every latent code.
     """
-    old = [r for r in reports if r.get("settings", {}).get("latent", "positive") == "positive"]
+    from .settings import LEGACY
+    old = [r for r in reports if r.get("settings", {}).get("latent", LEGACY["latent"]) == "positive"]
     if not old:
         return ""
     return (f"```{{warning}}\n{len(old)} of these {len(reports)} runs were grown with Table 2's latent code, "

@@ -113,8 +113,10 @@ for t in range(1, T + 1):
 history, accs, results = paper_hist, paper_accs, [r for r, _, _ in paper_res]
 
 # %% [markdown]
-# The paper's Figure 2 shows the same thing as class-mass bars: after each
-# refinement, more of each class's mass sits on one side.
+# The paper's Figure 2 draws a split's progress as class-mass bars: where each
+# class's mass lies after the raw split and after each refinement. The same bars
+# for this run (each panel's title gives the split's ACC and the share of the
+# mass on each class's majority side):
 
 # %%
 fig = figures.split_progression(history, s_k, data.labels, data.class_names)
