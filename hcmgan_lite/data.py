@@ -272,6 +272,35 @@ def load_sop(root=None, size: int = 32, max_per_class: int | None = None,
     return data
 
 
+def write_sop_layout(data: ImageData, folder, tint=(1.0, 0.6, 0.3), size: int = 64, decoys: bool = True) -> Path:
+    """Write ``data`` as a folder in Stanford Online Products' layout; return the folder.
+
+    ``folder/Stanford_Online_Products/<class>_final/<i>.JPG``: each image as a
+    ``size``×``size`` colour JPEG (the grayscale image times ``tint``), and, with
+    ``decoys``, the folders ``kettle_final`` and ``lamp_final`` that
+    :func:`load_sop` must drop. For trying the SOP pipeline on data at hand.
+    """
+    from PIL import Image
+    base = Path(folder) / "Stanford_Online_Products"
+    rgb = np.asarray(tint, dtype=np.float32)[None, None]
+    gray = data.images.float().mean(1)                                    # (N, H, W) in [-1, 1]
+    gray = ((gray.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+    def dir_of(name):
+        d = base / f"{str(name).lower().replace(' ', '_').replace('/', '-')}_final"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    names = data.class_names or [str(c) for c in range(data.n_classes)]
+    labels = data.labels.tolist() if data.labels is not None else [0] * len(data)
+    for i, (g, y) in enumerate(zip(gray, labels)):
+        colour = (g[..., None] * rgb).clip(0, 255).astype(np.uint8)
+        Image.fromarray(colour).resize((size, size)).save(dir_of(names[y]) / f"{i}.JPG")
+    if decoys:
+        for decoy in sorted(SOP_DROPPED):
+            Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(dir_of(decoy) / "0.JPG")
+    return base
+
+
 def _to_nchw(images) -> torch.Tensor:
     if isinstance(images, torch.Tensor):
         x = images.detach()

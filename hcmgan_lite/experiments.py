@@ -81,6 +81,92 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
     return tree
 
 
+# ---- saved runs --------------------------------------------------------------------
+def latest_run(runs, pattern: str = "*") -> Path | None:
+    """The most recently written run directory ``runs/<pattern>`` that holds a tree, or None."""
+    found = sorted(Path(runs).glob(f"{pattern}/tree.pt"), key=lambda p: p.stat().st_mtime)
+    return found[-1].parent if found else None
+
+
+def load_run(path, root=None) -> tuple[Tree, ImageData | None]:
+    """A saved tree (a run directory or its ``tree.pt``) and the images it was grown on.
+
+    The images come back when the run directory's ``config.json`` (written by :func:`fit`)
+    names them and they can be loaded and match the tree (same number, same pixels);
+    otherwise the second value is None and the tree alone is returned.
+    """
+    path = Path(path)
+    tree = Tree.load(path)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    if not config.is_file():
+        return tree, None
+    try:
+        cfg = json.loads(config.read_text())
+        data = load_subset(cfg["dataset"], root, cfg.get("classes"), cfg.get("per_class"))
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        log.info("the images of %s were not loaded: %s", path, exc)
+        return tree, None
+    from .tree import data_digest
+    if len(data) != tree.n_images or (tree.data_digest and data_digest(data.images) != tree.data_digest):
+        return tree, None
+    return tree, data
+
+
+def sop_data(per_class: int | None = 300, root=None, stand_in=("Trouser", "Bag", "Sneaker", "Dress")):
+    """(data, source, real): Stanford Online Products if it is under the data root, else a stand-in.
+
+    The stand-in is ``per_class`` Fashion-MNIST images of each class in ``stand_in``, written in
+    SOP's folder layout (:func:`~hcmgan_lite.data.write_sop_layout`, with the kettle and lamp decoys)
+    and read back with :func:`~hcmgan_lite.data.load_sop`: the SOP pipeline runs for real, but its
+    numbers are not SOP numbers, and ``source`` says so.
+    """
+    import tempfile
+    from .data import find_data_root, load_fashion_mnist, load_sop, write_sop_layout
+    base = find_data_root(root)
+    if (base / "Stanford_Online_Products").is_dir():
+        return load_sop(base, max_per_class=per_class), f"Stanford Online Products from {base}", True
+    fm = load_fashion_mnist(root).subset(classes=list(stand_in), per_class=per_class or 300)
+    folder = write_sop_layout(fm, tempfile.mkdtemp(prefix="sop-standin-"))
+    source = (f"a stand-in in SOP's folder layout built from {len(fm):,} Fashion-MNIST images "
+              f"({', '.join(fm.class_names)}), because Stanford Online Products was not found under {base}")
+    return load_sop(folder.parent, progress=False), source, False
+
+
+def refinement_chain(X, s_l, s_m, settings, n: int, guard: bool = False, seed: int = 0, device=None,
+                     cache: dict | None = None) -> dict:
+    """``n`` refinements of one split in a row, as Algorithm 1 runs them; returns what each did.
+
+    With ``guard`` a refinement is kept only if it lowers :func:`~hcmgan_lite.tree.split_entropy`
+    (the library's ``refine_guard``); otherwise every refinement is kept (the paper).
+    Refinement ``t`` is seeded with ``seed * 1000 + t``; pass the same ``cache`` dict to two chains
+    to train a refinement once when both start it from the same memberships.
+    Returns ``{"history": [s_l after raw split, after refinement 1, ...], "kept": [bool, ...],
+    "results": [SplitResult, ...], "seconds": training time}``.
+    """
+    from .training import refine
+    from .tree import split_entropy
+    cache = {} if cache is None else cache
+    s_l, s_m = torch.as_tensor(s_l).cpu().float(), torch.as_tensor(s_m).cpu().float()
+    s_k = s_l + s_m
+    history, kept, results, seconds = [s_l], [], [], 0.0
+    for t in range(1, n + 1):
+        if t not in cache or not torch.equal(cache[t][0], s_l):
+            torch.manual_seed(seed * 1000 + t)
+            t0 = time.perf_counter()
+            cache[t] = (s_l, refine(X, s_l.to(X.device), s_m.to(X.device), settings, device,
+                                    desc=f"refinement {t}"), time.perf_counter() - t0)
+        _, r, sec = cache[t]
+        seconds += sec
+        new_l, new_m = r.s_l.cpu().float(), r.s_m.cpu().float()
+        keep = not guard or split_entropy(new_l, s_k) <= split_entropy(s_l, s_k)
+        if keep:
+            s_l, s_m = new_l, new_m
+        history.append(s_l)
+        kept.append(keep)
+        results.append(r)
+    return {"history": history, "kept": kept, "results": results, "seconds": seconds}
+
+
 # ---- one split, watched closely (the ablations of the raw-split chapter) ----------------------
 def collapse_verdict(history: dict, settings) -> dict:
     """What the collapse check says of a finished training's log, without acting on it.
@@ -151,6 +237,34 @@ def split_experiment(dataset: str, classes=None, per_class: int | None = None, p
             "profile": profile, "seed": seed, "overrides": overrides, "settings": s.to_dict(),
             "device": str(dev), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "seconds": round(time.perf_counter() - t_all, 1), "stages": stages}
+
+
+def two_means(dataset: str, classes=None, per_class: int | None = None, root=None, seed: int = 0) -> dict:
+    """k-means with 2 clusters on the pixels of a split's images: its two-way ACC and majority-side purity."""
+    from sklearn.cluster import KMeans
+    data = load_subset(dataset, root, classes, per_class, seed=0)
+    pred = KMeans(2, n_init=10, random_state=seed).fit_predict(data.images.reshape(len(data), -1).cpu().numpy())
+    side = torch.as_tensor(pred == 0, dtype=torch.float32)
+    return {"acc": evaluate(data.labels, pred)["acc"], "purity": majority_side_purity(side, 1 - side, data.labels)}
+
+
+def compute_summary(results: list[dict], metric: str, level: float, what: str, level_name: str = "k-means") -> str:
+    """One sentence on a compute curve: the mean at each step count, and where (if anywhere) it passes ``level``."""
+    pts: dict = {}
+    for r in results:
+        st = r["stages"][0]
+        pts.setdefault((r["settings"]["g_width"], st["steps"]), []).append(st[metric])
+    parts = []
+    for w in sorted({w for w, _ in pts}):
+        xs = sorted(n for ww, n in pts if ww == w)
+        means = {n: float(np.mean(pts[(w, n)])) for n in xs}
+        seeds = sorted({len(pts[(w, n)]) for n in xs})
+        above = [n for n in xs if means[n] > level]
+        where = (f"first above {level_name} ({level:.3f}) at {above[0]:,} steps" if above
+                 else f"below {level_name} ({level:.3f}) at every step count measured, up to {xs[-1]:,}")
+        parts.append(f"width {w}: " + ", ".join(f"{means[n]:.3f} at {n:,}" for n in xs)
+                     + f" steps ({'-'.join(str(k) for k in seeds)} seed{'s' if seeds[-1] > 1 else ''} a point); {where}")
+    return f"**{what}** ({metric}, mean over seeds): " + "; ".join(parts) + "."
 
 
 def ablation_rows(results: list[dict], baseline: str = "authors' code") -> list[dict]:
@@ -482,4 +596,99 @@ def runs_markdown(runs) -> str:
         if len(reps) == 1:
             for b, r in reps[0].get("baselines", {}).items():
                 lines.append(f"| {b} (same images) | {summ['n_images']:,} | | {r['acc']:.3f} | {r['nmi']:.3f} | | |")
+    return "\n".join(lines)
+
+
+# ---- one results table --------------------------------------------------------
+def current_report(run_dir, with_baselines: bool = True) -> dict:
+    """The run's report.json when it is newer than its tree (and has baselines if asked), else :func:`report`."""
+    run_dir = Path(run_dir)
+    rep_path, tree_path = run_dir / "report.json", run_dir / "tree.pt"
+    if rep_path.is_file() and tree_path.is_file() and rep_path.stat().st_mtime >= tree_path.stat().st_mtime:
+        rep = json.loads(rep_path.read_text())
+        if not with_baselines or "baselines" in rep:
+            return rep
+    return report(run_dir, with_baselines=with_baselines)
+
+
+def _schedule(st: dict) -> str:
+    steps = f" ({st['min_steps']}–{st['max_steps']} steps)" if st.get("max_steps") else ""
+    return f"{st['epochs']:g} epochs per GAN{steps}, {st['refinements']} refinements, width {st['g_width']}"
+
+
+def result_rows(data: str, reports, command: str, name: str | None = None) -> list[dict]:
+    """Rows of the results table for one run or several seeds of it: HC-MGAN Lite, then its baselines.
+
+    ``reports``: one report or a list (seeds of the same run). ACC and NMI are mean ± sample std over them;
+    k-means and Ward come from the reports that ran them, on the same images.
+    """
+    reps = reports if isinstance(reports, list) else [reports]
+    summ = seed_summary(reps)
+    cfg, st = reps[0].get("config", {}), reps[0]["settings"]
+    label = name or f"HC-MGAN Lite, {cfg.get('profile', '?')} profile"
+    old = bool(grown_before_the_fix(reps))
+    rows = [{"data": data, "method": label + (" (grown before the latent fix)" if old else ""),
+             "schedule": _schedule(st), "seeds": summ["seeds"], "acc": summ["methods"]["HC-MGAN"]["acc"],
+             "nmi": summ["methods"]["HC-MGAN"]["nmi"], "seconds": summ["seconds"]["mean"],
+             "device": ", ".join(summ["device"]), "command": command, "paper": False}]
+    for b in ("k-means", "ward"):
+        if b in summ["methods"]:
+            m = summ["methods"][b]
+            secs = [r["baselines"][b].get("seconds") for r in reps if b in r.get("baselines", {})]
+            rows.append({"data": data, "method": f"{b} on the pixels (scikit-learn)", "schedule": "",
+                         "seeds": [r["config"].get("seed") for r in reps if b in r.get("baselines", {})],
+                         "acc": m["acc"], "nmi": m["nmi"], "seconds": float(np.mean(secs)) if all(secs) else None,
+                         "device": "CPU", "command": command, "paper": False})
+    return rows
+
+
+def data_label(report: dict) -> str:
+    """Which images a run used, from its report: '10,000 images (1,000 per class)', 'all 70,000 images', ..."""
+    cfg, n = report.get("config", {}), report["n_images"]
+    parts = [f"{len(cfg['classes'])} classes" if cfg.get("classes") else "",
+             f"{cfg['per_class']:,} per class" if cfg.get("per_class") else ""]
+    detail = ", ".join(p for p in parts if p)
+    return f"{n:,} images ({detail})" if detail else f"all {n:,} images of the data root"
+
+
+def paper_rows(dataset: str, data: str = "all 70,000 images") -> list[dict]:
+    """The paper's Table 1 rows for a dataset, marked as the paper's."""
+    one = lambda v: {"mean": v, "std": 0.0, "n": 1}  # noqa: E731
+    rows = []
+    for name, (acc, nmi) in PAPER_TABLE1.get(dataset, {}).items():
+        ours = name.startswith("HC-MGAN")
+        schedule = ("Table 3, refinements left out" if "raw" in name else "Table 3") if ours else ""
+        rows.append({"data": data, "method": name, "schedule": schedule, "seeds": None, "acc": one(acc),
+                     "nmi": one(nmi), "seconds": None, "device": "GPU (paper)" if ours else "",
+                     "command": "", "paper": True})
+    return rows
+
+
+def results_markdown(rows: list[dict]) -> str:
+    """The results table (data, method, schedule, seeds, ACC, NMI as mean ± std over seeds, time, device),
+    then the commands that reproduce its rows, numbered; a row's last cell gives its command's number."""
+    def cell(st):
+        return f"{st['mean']:.3f} ± {st['std']:.3f}" if st.get("n", 1) > 1 else f"{st['mean']:.3f}"
+
+    def secs(s):
+        return "" if s is None else (f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s")
+    commands = []
+    lines = ["| data | method | schedule | seeds | ACC | NMI | time per run | device | command |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    shown = set()
+    for r in rows:
+        key = (r["data"], r["method"], round(r["acc"]["mean"], 6), round(r["nmi"]["mean"], 6))
+        if not r["method"].startswith("HC-MGAN") and key in shown:
+            continue       # a baseline already in the table (the same images, the same result)
+        shown.add(key)
+        seeds = "paper" if r["paper"] else ", ".join(str(s) for s in r["seeds"])
+        ref = ""
+        if r["command"]:
+            if r["command"] not in commands:
+                commands.append(r["command"])
+            ref = f"({commands.index(r['command']) + 1})"
+        lines.append(f"| {r['data']} | {r['method']} | {r['schedule']} | {seeds} | {cell(r['acc'])} | "
+                     f"{cell(r['nmi'])} | {secs(r['seconds'])} | {r['device']} | {ref} |")
+    if commands:
+        lines += ["", "Commands:", ""] + [f"{i}. {c}" for i, c in enumerate(commands, 1)]
     return "\n".join(lines)

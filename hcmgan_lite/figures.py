@@ -6,9 +6,9 @@ Every function returns the matplotlib ``Figure`` it drew on and never calls
 :func:`class_palette`, so a class has the same colour in every figure.
 
 - :func:`image_grid`, :func:`sample_by_membership`, :func:`membership_shaded_grid`
-- :func:`class_mass_bars`, :func:`split_progression`, :func:`split_acc`, :func:`split_acc_curve`
+- :func:`class_mass_bars`, :func:`class_mass_heatmap`, :func:`split_progression`, :func:`split_acc`, :func:`split_acc_curve`
 - :func:`training_curves`, :func:`snapshot_strip`
-- :func:`tree_figure` (the paper's Figures 1 and 5)
+- :func:`tree_figure` (the paper's Figures 1 and 5, one row per leaf)
 """
 from __future__ import annotations
 
@@ -263,74 +263,173 @@ def snapshot_strip(snapshots, nrow: int = 8, max_rows=None):
     return fig
 
 
-def _layout(tree, max_depth):
-    """x (in leaf slots) and depth of every drawn node; leaves of the drawn tree get one slot each."""
-    pos, slot = {}, [0]
+# Sizes (inches at the book's 100 dpi) that keep a figure legible in a page about 6.8 in wide.
+PAGE_WIDTH = 6.8
 
-    def place(k):
+
+def _drawn_tree(tree, n_clusters, max_depth):
+    """(leaves in drawing order, internal nodes) of the tree cut at ``n_clusters`` and ``max_depth``."""
+    cut = set(tree.leaves(n_clusters))
+    leaves, internal = [], []
+
+    def walk(k):
         node = tree.nodes[k]
-        if node.children is None or (max_depth is not None and node.depth >= max_depth):
-            pos[k] = slot[0]
-            slot[0] += 1
-        else:
-            for c in node.children:
-                place(c)
-            pos[k] = (pos[node.children[0]] + pos[node.children[1]]) / 2
-    place(0)
-    return pos, slot[0]
+        if k in cut or node.children is None or (max_depth is not None and node.depth >= max_depth):
+            leaves.append(k)
+            return
+        internal.append(k)
+        for c in node.children:
+            walk(c)
+    walk(0)
+    return leaves, internal
 
 
 def tree_figure(tree, n_clusters=None, n_images: int = 16, max_depth=None):
-    """The paper's Figures 1 and 5: the tree top-down, each node's real samples with its class-mass bars.
+    """The paper's Figures 1 and 5, laid out to be read on a page: root on the left, one row per leaf.
 
-    Leaves of the tree cut at ``n_clusters`` (default: all grown leaves) get a
-    thick black frame.  The figure grows with the tree (about 2.5 in per leaf
-    slot and 2.1 in per level), so it stays legible at 10 leaves.
+    Every leaf of the tree cut at ``n_clusters`` (default: all grown leaves) gets
+    a row at the right: real images drawn from its membership (thick black
+    frame) and, with labels, a bar per class, the percentage of that class's
+    mass the leaf holds. Split nodes sit in a column per depth, each with its
+    number, mass and (with labels) the same bars, joined to their children.
+    ``max_depth`` stops the drawing at that depth (those nodes get a grey frame).
+    The figure is about :data:`PAGE_WIDTH` wide whatever the tree, so the image
+    grids stay about 1 in (100 px) wide; it grows downwards, about 1.4 in per leaf.
     """
-    pos, n_slots = _layout(tree, max_depth)
-    depth = max(tree.nodes[k].depth for k in pos)
+    leaves, internal = _drawn_tree(tree, n_clusters, max_depth)
     cut = set(tree.leaves(n_clusters))
     labelled = tree.labels is not None
-    cell_w, cell_h = (2.5 if labelled else 1.5), 2.1
-    W, H = max(n_slots * cell_w, 4.0), (depth + 1) * cell_h + 0.5
+    n_cls = (len(tree.class_names) if tree.class_names else int(tree.labels.max()) + 1) if labelled else 0
+    colors = class_palette(n_cls) if labelled else None
+    names = (tree.class_names or [str(c) for c in range(n_cls)]) if labelled else None
+
+    img, row_h, bar_w = 1.05, 1.45, 1.2
+    leaf_w = img + (0.4 + bar_w if labelled else 1.3)
+    n_cols = 1 + max((tree.nodes[k].depth for k in internal), default=-1)
+    col_w = min(1.15, max(0.7, (PAGE_WIDTH - 0.2 - leaf_w) / max(n_cols, 1)))
+    top = 0.75 if labelled else 0.1
+    W = 0.1 + n_cols * col_w + leaf_w + 0.1
+    H = top + len(leaves) * row_h
     fig = plt.figure(figsize=(W, H))
     back = fig.add_axes([0, 0, 1, 1])
     back.set_xlim(0, W), back.set_ylim(H, 0), back.axis("off")
-    img_w, img_h = 1.25, 1.25
-    gap = 0.3                     # room for the bars' tick labels
-    bar_w = cell_w - img_w - gap - 0.25
-    nrow = int(np.ceil(np.sqrt(n_images)))
 
-    def box(k):   # left, top of the node's image (inches; y grows downward)
-        width = img_w + (gap + bar_w if labelled else 0)
-        return (pos[k] + 0.5) * cell_w - width / 2, 0.6 + tree.nodes[k].depth * cell_h
+    def axes_at(x, y, w, h):   # x, y: left and top in inches, y downwards
+        return fig.add_axes([x / W, 1 - (y + h) / H, w / W, h / H])
 
-    for k in pos:
+    centre, left, right = {}, {}, {}
+    x_leaf = 0.1 + n_cols * col_w
+    for i, k in enumerate(leaves):
+        centre[k], left[k], right[k] = top + (i + 0.5) * row_h + 0.05, x_leaf, x_leaf + img
+    for k in reversed(internal):           # children before parents
         node = tree.nodes[k]
-        if node.parent is not None:
-            (px, py), (cx, cy) = box(node.parent), box(k)
-            back.plot([px + img_w / 2, cx + img_w / 2], [py + img_h, cy - 0.2], color="0.6", lw=1, zorder=0)
-    colors = class_palette(len(tree.class_names) if tree.class_names else int(tree.labels.max()) + 1) \
-        if labelled else None
-    for k in pos:
-        node = tree.nodes[k]
-        x, y = box(k)
-        ax = fig.add_axes([x / W, 1 - (y + img_h) / H, img_w / W, img_h / H])
-        real = node.real if node.real is not None else torch.zeros(1, *tree.image_shape, dtype=torch.uint8)
-        image_grid(real[:n_images], nrow=nrow, ax=ax, border="k" if k in cut else None)
-        if k not in cut:
-            _frame(ax, "0.75", 0.8)
-        ax.set_title(f"node {k} · mass {node.mass:,.0f}", fontsize=7, fontweight="bold" if k in cut else None)
+        centre[k] = sum(centre[c] for c in node.children) / 2
+        left[k] = 0.1 + node.depth * col_w
+        right[k] = left[k] + col_w - 0.2
+    for k in internal:                     # elbow connectors: parent -> children
+        kids = tree.nodes[k].children
+        xm = right[k] + 0.1
+        back.plot([right[k], xm], [centre[k]] * 2, color="0.55", lw=1)
+        back.plot([xm, xm], [centre[kids[0]], centre[kids[1]]], color="0.55", lw=1)
+        for c in kids:
+            back.plot([xm, left[c] - 0.04], [centre[c]] * 2, color="0.55", lw=1)
+
+    def bars(ax, k, yticks):
+        table = np.nan_to_num(class_mass_table(tree.nodes[k].membership[None], tree.labels, tree.class_names)[0])
+        ax.bar(range(len(table)), table, color=colors, width=0.85)
+        ax.set_ylim(0, 100), ax.set_xlim(-0.6, len(table) - 0.4), ax.set_xticks([])
+        ax.set_yticks([0, 50, 100] if yticks else [])
+        ax.tick_params(labelsize=7, length=2, pad=1)
+        sns.despine(ax=ax)
+        return table
+
+    for k in internal:
+        node, w = tree.nodes[k], col_w - 0.2
         if labelled:
-            bx = fig.add_axes([(x + img_w + gap) / W, 1 - (y + img_h) / H, bar_w / W, img_h / H])
-            table = class_mass_table(node.membership[None], tree.labels, tree.class_names)[0]
-            bx.bar(range(len(table)), np.nan_to_num(table), color=colors, width=0.85)
-            bx.set_ylim(0, 100), bx.set_xticks([]), bx.set_yticks([0, 50, 100])
-            bx.tick_params(labelsize=5, length=2, pad=1)
-            sns.despine(ax=bx)
+            ax = axes_at(left[k], centre[k] - 0.22, w, 0.44)
+            bars(ax, k, yticks=False)
+            ax.set_title(f"node {k}", fontsize=8, pad=2)
+            ax.set_xlabel(f"mass {node.mass:,.0f}", fontsize=7.5, labelpad=1)
+        else:
+            back.plot([left[k] - 0.04, right[k]], [centre[k]] * 2, color="0.55", lw=1)
+            back.plot([left[k] + w / 2], [centre[k]], "o", color="0.3", ms=5)
+            back.text(left[k] + w / 2, centre[k] - 0.12, f"node {k}\nmass {node.mass:,.0f}", fontsize=7.5,
+                      ha="center", va="bottom")
+    for k in leaves:
+        node, y = tree.nodes[k], centre[k] - img / 2
+        ax = axes_at(x_leaf, y, img, img)
+        real = node.real if node.real is not None else torch.zeros(1, *tree.image_shape, dtype=torch.uint8)
+        nrow = int(np.ceil(np.sqrt(min(n_images, len(real)))))
+        image_grid(real[:n_images], nrow=nrow, ax=ax, border="k" if k in cut else "0.6")
+        label = f"node {k} · mass {node.mass:,.0f}"
+        weight = "bold" if k in cut else None
+        if labelled:
+            bx = axes_at(x_leaf + img + 0.4, y + 0.36, bar_w, img - 0.36)
+            table = bars(bx, k, yticks=True)
+            c = int(np.argmax(table))
+            name = f"class {names[c]}" if names[c].isdigit() else names[c]
+            bx.text(0, 1.06, f"holds {table[c]:.0f}% of {name}", transform=bx.transAxes, fontsize=7.5)
+            bx.text(0, 1.25, label, transform=bx.transAxes, fontsize=8, fontweight=weight)
+        else:
+            back.text(x_leaf + img + 0.1, y + 0.1, label, fontsize=8, fontweight=weight, va="top")
+        if node.children is not None and k not in cut:
+            back.text(x_leaf + img + 0.1, y + img, "(split further: see the explorer)", fontsize=7)
     if labelled:
-        names = tree.class_names or [str(c) for c in range(len(colors))]
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors]
-        fig.legend(handles, names, loc="upper left", fontsize=7, frameon=False, ncol=min(len(names), 5),
-                   title="% of each class's mass in the node", title_fontsize=7)
+        fig.legend(handles, names, loc="upper left", bbox_to_anchor=(0.1 / W, 1), fontsize=8, frameon=False,
+                   ncol=min(len(names), 5), handlelength=1, columnspacing=1,
+                   title="bars: % of each class's mass in the node", title_fontsize=8, alignment="left")
+    return fig
+
+
+def class_mass_heatmap(memberships, labels, class_names, node_names=None, ax=None):
+    """A table of colour: row per node (e.g. the leaves), column per class, % of the class's mass in the node.
+
+    Readable for many nodes and classes where grouped bars (:func:`class_mass_bars`) are not.
+    Each cell is written out; a class split cleanly has one cell near 100 in its column.
+    """
+    m = torch.as_tensor(memberships).detach().cpu().float()
+    m = m[None] if m.ndim == 1 else m
+    table = class_mass_table(m, labels, class_names)
+    n_nodes, n_cls = table.shape
+    names = class_names or [str(c) for c in range(n_cls)]
+    rows = node_names or [f"node {k}" for k in range(n_nodes)]
+    fig, ax = _new_axes(ax, (min(PAGE_WIDTH, 1.3 + 0.55 * n_cls), 0.9 + 0.34 * n_nodes))
+    sns.heatmap(np.nan_to_num(table), ax=ax, vmin=0, vmax=100, cmap="Blues", annot=True, fmt=".0f",
+                annot_kws={"fontsize": 8}, cbar=False, linewidths=0.5, linecolor="white",
+                xticklabels=names, yticklabels=rows)
+    ax.tick_params(labelsize=8, length=0)
+    ax.set_xticklabels(names, rotation=35, ha="right")
+    ax.set_yticklabels(rows, rotation=0)
+    ax.set_title("% of each class's mass in each node", fontsize=9)
+    return fig
+
+
+def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k-means", ax=None, ylim=(0.5, 1.0)):
+    """A split's quality against the steps per GAN: a line per width (mean over seeds), each seed a dot.
+
+    ``results``: ``split`` results (``experiments.split_experiment``); the raw split's ``metric``
+    ("acc" or "purity") is drawn at its step count, on a log axis. ``level`` draws a baseline's value.
+    The y axis runs from 0.5 (a two-way split can do no worse) to 1 unless ``ylim`` says otherwise.
+    """
+    groups: dict = {}
+    for r in results:
+        st = r["stages"][0]
+        groups.setdefault(r["settings"]["g_width"], {}).setdefault(st["steps"], []).append(st[metric])
+    fig, ax = _new_axes(ax, (5.6, 3.4))
+    for w, pts in sorted(groups.items()):
+        xs = sorted(pts)
+        line, = ax.plot(xs, [np.mean(pts[x]) for x in xs], "o-", label=f"width {w} (mean over seeds)")
+        for x in xs:
+            ax.plot([x] * len(pts[x]), pts[x], ".", color=line.get_color(), alpha=0.5)
+    if level is not None:
+        ax.axhline(level, color="k", ls="--", lw=1, label=f"{level_name} ({level:.3f})")
+    ax.set_xscale("log", base=2)
+    all_x = sorted({x for pts in groups.values() for x in pts})
+    ax.set_xticks(all_x, [str(x) for x in all_x])
+    ax.set_xlabel("training steps per GAN"), ax.set_ylabel({"acc": "ACC", "purity": "majority-side purity"}.get(metric, metric))
+    ax.set_ylim(*ylim) if ylim else None
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.grid(alpha=0.3)
+    sns.despine(ax=ax)
     return fig

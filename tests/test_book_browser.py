@@ -211,6 +211,33 @@ def select_dropdown_and_check_change(driver, url: str | None = None, dropdown_in
     return label
 
 
+# A figure drawn at 100 dpi with 7-pt labels: shown below 55% of its size its labels fall under about
+# 5 px, and a figure under 100 px high is a strip no one can read.
+MIN_SCALE, MIN_HEIGHT_PX = 0.55, 100
+_RENDERED_FIGURES = (
+    "return Array.from(document.querySelectorAll('main .cell_output img'))"
+    ".filter(i => i.offsetParent !== null && i.naturalWidth > 0)"
+    ".map(i => { const r = i.getBoundingClientRect();"
+    " return [(i.getAttribute('src') || '').slice(0, 40), i.naturalWidth, i.naturalHeight, r.width, r.height]; })"
+)
+
+
+def figure_is_legible(natural_w, natural_h, shown_w, shown_h) -> bool:
+    """Shown at >= MIN_SCALE of its natural size, >= MIN_HEIGHT_PX high, aspect ratio kept (within 3%)."""
+    if shown_w <= 0 or shown_h <= 0:
+        return False
+    scale = shown_w / natural_w
+    distortion = abs((shown_w / shown_h) / (natural_w / natural_h) - 1)
+    return scale >= MIN_SCALE and shown_h >= MIN_HEIGHT_PX and distortion <= 0.03
+
+
+def test_figure_is_legible_rule():
+    assert figure_is_legible(700, 500, 676, 483)        # a figure drawn for the page
+    assert not figure_is_legible(2520, 1120, 676, 300)  # a wide tree squeezed to the page (scale 0.27)
+    assert not figure_is_legible(600, 60, 600, 60)      # a thin strip
+    assert not figure_is_legible(600, 400, 600, 200)    # squashed
+
+
 # ----------------------------------------------------------------------- tests
 def test_toc_lists_existing_documents():
     missing = [doc for doc in DOCS if source_of(doc) is None]
@@ -252,6 +279,12 @@ def test_page_renders(book_browser, doc):
     figures = expected_figures(doc)
     shown = driver.execute_script("return document.querySelectorAll('main .cell_output img').length")
     assert shown >= figures, f"{page}: the notebook made {figures} figures, the page shows {shown}"
+
+    illegible = [f"{src}: natural {nw}x{nh}, shown {w:.0f}x{h:.0f}" for src, nw, nh, w, h
+                 in driver.execute_script(_RENDERED_FIGURES) if not figure_is_legible(nw, nh, w, h)]
+    assert not illegible, (f"{page}: figures shrunk past legibility at {driver.execute_script('return innerWidth')} px "
+                           f"(below {MIN_SCALE:.0%} of their size, under {MIN_HEIGHT_PX} px high, or distorted):\n"
+                           + "\n".join(illegible))
 
     # a Markdown table printed by a cell must arrive as a table, not as a paragraph of pipes
     raw_tables = driver.execute_script(

@@ -91,3 +91,79 @@ def test_ablation_rows_and_table():
     assert "| latent U[0,1] | 0.500 ± 0.000 |" in table[3] and "2 of 2" in table[3]
     text = experiments.ablation_summary({"running-example": rows})
     assert "latent U[0,1]: ACC 0.500 (-0.200)" in text and "ACC 0.600 → 0.650 (+0.050)" in text
+
+
+# ---- the results table --------------------------------------------------------
+def test_result_rows_and_markdown():
+    st = {"epochs": 20, "refinements": 0, "g_width": 32, "min_steps": 300, "max_steps": 600, "latent": "symmetric"}
+    reps = [_report(0, 0.5, 0.4, 120, baselines={"k-means": (0.55, 0.5)}), _report(1, 0.7, 0.2, 60),
+            _report(2, 0.6, 0.3, 180)]
+    for r in reps:
+        r["settings"] = dict(st)
+        r["config"]["profile"] = "quick"
+    rows = experiments.result_rows("100 images", reps, "`cmd A`", "HC-MGAN Lite, 3 seeds")
+    assert [r["method"] for r in rows] == ["HC-MGAN Lite, 3 seeds", "k-means on the pixels (scikit-learn)"]
+    assert rows[0]["acc"]["mean"] == pytest.approx(0.6) and rows[0]["seeds"] == [0, 1, 2]
+    assert rows[0]["schedule"] == "20 epochs per GAN (300–600 steps), 0 refinements, width 32"
+    assert rows[1]["seeds"] == [0]
+    one = experiments.result_rows("100 images", reps[0], "`cmd B`")          # same images, same k-means
+    old = experiments.result_rows("100 images", [dict(reps[1], settings={**st, "latent": "positive"})], "`cmd C`")
+    paper = experiments.paper_rows("fashion-mnist")
+    assert [(r["method"], r["acc"]["mean"]) for r in paper][:2] == [("HC-MGAN (paper)", .721),
+                                                                   ("HC-MGAN raw splits only (paper)", .704)]
+    table = experiments.results_markdown(paper + rows + one + old).splitlines()
+    assert "| all 70,000 images | HC-MGAN (paper) | Table 3 | paper | 0.721 | 0.691 |  | GPU (paper) |  |" in table
+    assert ("| 100 images | HC-MGAN Lite, 3 seeds | 20 epochs per GAN (300–600 steps), 0 refinements, width 32 "
+            "| 0, 1, 2 | 0.600 ± 0.100 | 0.300 ± 0.100 | 2.0 min | x86_64 | (1) |") in table
+    assert sum("k-means on the pixels" in line for line in table) == 1     # shown once: same images, same result
+    assert any(line.startswith("| 100 images | HC-MGAN Lite, quick profile | ") and "| 0.500 | 0.400 | 2.0 min" in line
+               and line.endswith("(2) |") for line in table)
+    assert any("(grown before the latent fix)" in line and line.endswith("(3) |") for line in table)
+    assert table[-3:] == ["1. `cmd A`", "2. `cmd B`", "3. `cmd C`"]
+
+
+def test_refinement_chain_guard_and_cache(monkeypatch):
+    import torch
+    from hcmgan_lite import training
+    from hcmgan_lite.tree import split_entropy
+    calls = []
+
+    class Result:
+        def __init__(self, s_l, s_m):
+            self.s_l, self.s_m = s_l, s_m
+
+    def fake_refine(X, s_l, s_m, settings, device=None, desc=""):   # refinement 1 blurs, refinement 2 sharpens
+        calls.append(desc)
+        s_k = s_l + s_m
+        new_l = (0.5 * s_k) if desc == "refinement 1" else torch.where(s_l > s_m, s_k, torch.zeros_like(s_k))
+        return Result(new_l, s_k - new_l)
+    monkeypatch.setattr(training, "refine", fake_refine)
+    X = torch.zeros(4, 1, 2, 2)
+    s_l = torch.tensor([0.8, 0.7, 0.2, 0.1])
+    cache = {}
+    paper = experiments.refinement_chain(X, s_l, 1 - s_l, None, 2, guard=False, cache=cache)
+    assert paper["kept"] == [True, True] and torch.equal(paper["history"][1], torch.full((4,), 0.5))
+    guarded = experiments.refinement_chain(X, s_l, 1 - s_l, None, 2, guard=True, cache=cache)
+    assert guarded["kept"][0] is False                     # the blur raises the split's entropy: refused
+    assert torch.equal(guarded["history"][1], s_l)
+    assert split_entropy(guarded["history"][2], torch.ones(4)) < split_entropy(s_l, torch.ones(4))
+    assert calls == ["refinement 1", "refinement 2", "refinement 2"]   # refinement 1 trained once for both chains
+
+
+def test_compute_summary_says_where_the_curve_passes_the_level():
+    def res(w, steps, v):
+        return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": v}]}
+    results = [res(32, 200, 0.5), res(32, 200, 0.7), res(32, 800, 0.75), res(64, 200, 0.4)]
+    text = experiments.compute_summary(results, "acc", 0.702, "the split")
+    assert text == ("**the split** (acc, mean over seeds): width 32: 0.600 at 200, 0.750 at 800 steps (1-2 seeds a point); "
+                    "first above k-means (0.702) at 800 steps; width 64: 0.400 at 200 steps (1 seed a point); "
+                    "below k-means (0.702) at every step count measured, up to 200.")
+
+
+def test_data_label_names_the_images():
+    rep = _report(0, .5, .4, 1, n_images=10000)
+    assert experiments.data_label(rep) == "10,000 images (10 per class)"
+    rep["config"].update(per_class=None)
+    assert experiments.data_label(rep) == "all 10,000 images of the data root"
+    rep["config"].update(classes=[3, 5])
+    assert experiments.data_label(rep) == "10,000 images (2 classes)"

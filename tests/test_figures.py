@@ -143,11 +143,82 @@ def test_training_curves_and_snapshots(data):
 
 def test_tree_figure_draws_every_node(tree):
     fig = F.tree_figure(tree, n_clusters=3)
+    leaves = tree.leaves(3)
     axes = image_axes(fig)
-    assert len(axes) == len(tree.nodes)
-    framed = [ax for ax in axes if ax.spines["top"].get_linewidth() == 3.0]
-    assert len(framed) == 3                               # the leaves of the 3-cluster cut
-    titles = sorted(ax.get_title() for ax in axes)
-    assert titles == sorted(f"node {n.id} · mass {n.mass:,.0f}" for n in tree.nodes)
-    assert len(image_axes(F.tree_figure(tree, max_depth=1))) == 3
-    assert fig.get_size_inches()[0] >= 2 * tree.n_leaves   # the figure grows with the tree
+    assert len(axes) == 3                                 # one image grid per leaf of the cut
+    assert all(ax.spines["top"].get_linewidth() == 3.0 for ax in axes)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert sorted(t for t in texts if t.startswith("node")) == sorted(
+        f"node {k} · mass {tree.nodes[k].mass:,.0f}" for k in leaves)
+    internal = [k for k in range(len(tree.nodes)) if k in tree.splits[:2]]
+    bar_titles = sorted(ax.get_title() for ax in fig.axes if ax.patches and not ax.images and ax.get_title())
+    assert bar_titles == sorted(f"node {k}" for k in internal)   # the split nodes of the cut, with their bars
+    for ax in fig.axes:                                    # every bar chart shows the class-mass table
+        if ax.patches and ax.get_title() in [f"node {k}" for k in internal]:
+            k = int(ax.get_title().split()[1])
+            table = class_mass_table(tree.nodes[k].membership[None], tree.labels, tree.class_names)[0]
+            assert np.allclose([p.get_height() for p in ax.patches], np.nan_to_num(table))
+    assert len(image_axes(F.tree_figure(tree, max_depth=1))) == 2
+
+
+def synthetic_tree(splits, n=400, n_cls=10):
+    """A tree with a given split order and random memberships (no training): for layout tests."""
+    from hcmgan_lite.tree import Node, Tree
+    g = torch.Generator().manual_seed(0)
+    t = Tree(n, (1, 28, 28), get_settings("quick"), labels=torch.arange(n) % n_cls,
+             class_names=[f"class name {c}" for c in range(n_cls)])
+    real = torch.randint(0, 255, (16, 1, 28, 28), dtype=torch.uint8, generator=g)
+    t.nodes.append(Node(0, None, 0, torch.ones(n), real=real))
+    for k in splits:
+        parent = t.nodes[k]
+        share = torch.rand(n, generator=g)
+        ids = (len(t.nodes), len(t.nodes) + 1)
+        for i, part in zip(ids, (share, 1 - share)):
+            t.nodes.append(Node(i, k, parent.depth + 1, parent.membership * part, real=real))
+        parent.children = ids
+        t.splits.append(k)
+    return t
+
+
+@pytest.mark.parametrize("splits", [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],            # balanced-ish: depth 4
+    [0, 1, 3, 5, 7, 2, 4, 6, 8],            # one long branch: depth 5
+    [0, 1, 3, 5, 7, 9],                     # a chain to depth 6
+])
+def test_tree_figure_is_legible_at_the_page_width(splits):
+    """At the book's 100 dpi in a page PAGE_WIDTH wide: image grids >= ~100 px, text >= 7 pt, height per leaf."""
+    t = synthetic_tree(splits)
+    fig = F.tree_figure(t)
+    width, height = fig.get_size_inches()
+    shrink = min(1.0, F.PAGE_WIDTH / width)
+    grids = image_axes(fig)
+    assert len(grids) == t.n_leaves
+    for ax in grids:
+        w = ax.get_position().width * width * 100 * shrink
+        assert w >= 95, f"an image grid is {w:.0f} px wide on the page"
+    sizes = [t_.get_fontsize() * shrink for ax in fig.axes for t_ in ax.texts + [ax.title]] + \
+        [lab.get_fontsize() * shrink for ax in fig.axes for lab in ax.get_yticklabels() if lab.get_text()]
+    assert min(sizes) >= 6.5
+    assert height <= 1.6 * t.n_leaves + 1
+
+
+def test_class_mass_heatmap_cells_are_the_table(tree):
+    m = tree.memberships()
+    fig = F.class_mass_heatmap(m, tree.labels, tree.class_names, [f"leaf {k}" for k in tree.leaves()])
+    table = class_mass_table(m, tree.labels, tree.class_names)
+    cells = [float(t.get_text()) for t in fig.axes[0].texts]
+    assert np.allclose(cells, np.round(np.nan_to_num(table)).ravel())
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [f"leaf {k}" for k in tree.leaves()]
+    assert fig.get_size_inches()[0] <= F.PAGE_WIDTH
+
+
+def test_compute_curve_means_per_width_and_the_level():
+    def res(w, steps, acc):
+        return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": acc, "purity": acc}]}
+    results = [res(32, 200, 0.5), res(32, 200, 0.7), res(32, 800, 0.8), res(64, 200, 0.4)]
+    fig = F.compute_curve(results, "acc", level=0.702)
+    lines = fig.axes[0].get_lines()
+    means = [ln for ln in lines if ln.get_label().startswith("width")]
+    assert [ln.get_label() for ln in means] == ["width 32 (mean over seeds)", "width 64 (mean over seeds)"]
+    assert list(means[0].get_xdata()) == [200, 800] and np.allclose(means[0].get_ydata(), [0.6, 0.8])
+    assert list(lines[-1].get_ydata()) == [0.702, 0.702]

@@ -250,3 +250,39 @@ def test_public_api_fuzz(name_i, name_s, name_l, make_images, settings, make_lab
         return
     assert est.labels_.shape == (n,) and est.memberships_.shape == (2, n)
     assert torch.allclose(est.memberships_.sum(0), torch.ones(n), atol=1e-5)
+
+
+def test_load_run_returns_the_tree_with_its_images_and_latest_run_finds_it(tmp_path):
+    run = tmp_path / "runs" / "fm-a"
+    grown = experiments.fit("fashion-mnist", run, 2, "quick", 0, "cpu", classes=[0, 1], per_class=40,
+                            progress=False, **TINY)
+    tree, images = experiments.load_run(run)
+    assert tree.splits == grown.splits and images is not None and len(images) == 80
+    assert torch.equal(images.labels, tree.labels)
+    assert experiments.load_run(run / "tree.pt")[1] is not None             # the file works as well as the folder
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "per_class": 30}))   # other images: the tree alone
+    assert experiments.load_run(run)[1] is None
+    (run / "config.json").unlink()
+    assert experiments.load_run(run)[1] is None
+    assert experiments.latest_run(tmp_path / "runs", "fm-*") == run
+    assert experiments.latest_run(tmp_path / "runs", "mnist-*") is None
+    assert experiments.latest_run(tmp_path / "nowhere") is None
+
+
+def test_sop_stand_in_goes_through_the_sop_loader(tmp_path, monkeypatch):
+    data, source, real = experiments.sop_data(per_class=12, root=DATA_ROOT)
+    assert not real and "not found" in source and "Fashion-MNIST" in source
+    assert data.name == "sop" and len(data) == 48 and data.shape == (1, 32, 32)
+    assert sorted(data.class_names) == ["bag", "dress", "sneaker", "trouser"]    # kettle and lamp dropped
+    from hcmgan_lite.data import load_sop, write_sop_layout
+    fm = from_tensor(torch.linspace(-1, 1, 2 * 28 * 28).reshape(2, 1, 28, 28), labels=[0, 1],
+                     class_names=["a b", "T-shirt/top"])
+    folder = write_sop_layout(fm, tmp_path / "white", tint=(1, 1, 1), size=28, decoys=True)
+    assert sorted(p.name for p in folder.iterdir()) == ["a_b_final", "kettle_final", "lamp_final",
+                                                         "t-shirt-top_final"]
+    back = load_sop(folder.parent, size=28, progress=False)
+    assert back.class_names == ["a_b", "t-shirt-top"]
+    assert (back.images - fm.images).abs().mean() < 0.05                          # the same pictures, through JPEG
+    tinted = load_sop(write_sop_layout(fm, tmp_path / "tinted").parent, size=28, progress=False)
+    assert np.corrcoef(tinted.images.flatten(), fm.images.flatten())[0, 1] > 0.99

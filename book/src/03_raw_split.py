@@ -222,6 +222,31 @@ Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, 
 Markdown(hc.experiments.ablation_summary(rows))
 
 # %% [markdown]
+# ## What does more training buy?
+#
+# The quick profile trains each GAN for a few hundred steps; the paper's
+# schedule is thousands. The curves below are the same two splits at more and
+# more steps per GAN (quick profile otherwise, one thread per run), from
+# `bash scripts/compute_curve.sh`, whose results are kept in
+# `book/results/compute/`; the dashed line is k-means with two clusters on the
+# same pixels (computed here). Each dot is one seed.
+
+# %%
+COMPUTE = Path("results/compute")
+curves = {name: hc.experiments.load_results(COMPUTE / name) for name in ("running-example", "fmnist-root")}
+levels = {"running-example": kmeans["acc"],
+          "fmnist-root": hc.experiments.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
+fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.2))
+figures.compute_curve(curves["running-example"], "acc", levels["running-example"], ax=axes[0])
+figures.compute_curve(curves["fmnist-root"], "purity", levels["fmnist-root"], ax=axes[1])
+axes[0].set_title("threes vs fives: ACC", fontsize=10), axes[1].set_title("Fashion-MNIST root: purity", fontsize=10)
+fig.tight_layout()
+plt.show()
+Markdown(hc.experiments.compute_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
+         + "\n\n" + hc.experiments.compute_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
+                                                   "the Fashion-MNIST root split"))
+
+# %% [markdown]
 # ## What we saw
 
 # %%

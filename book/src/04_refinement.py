@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
 import hcmgan_lite as hc
-from hcmgan_lite import figures
+from hcmgan_lite import experiments, figures
 
 device = hc.pick_device(DEVICE)
 data = hc.load_mnist().subset(classes=["3", "5"])
@@ -54,6 +54,7 @@ settings = hc.get_settings(PROFILE, "mnist", seed=SEED, **OVERRIDES)
 T = REFINEMENTS or settings.refinements or 1     # the quick profile grows trees without refinements
 s_k = torch.ones(len(data))
 
+# %%
 # the raw split of the previous chapter (trained again with the same seed if it is not on disk)
 saved = Path(RUN_DIR) / f"threes-fives-{PROFILE}-seed{SEED}" / "raw.pt"
 if saved.exists():
@@ -80,37 +81,17 @@ print(f"{T} refinement{'s' if T > 1 else ''}, starting from a raw split with ACC
 #   smears the memberships towards one half; the guard refuses those.
 
 # %%
-trained = {}   # refinement t from the same memberships is the same training in both chains: train it once
-
-def refine_chain(s_l, s_m, guard):
-    history, results = [s_l], []
-    for t in range(1, T + 1):
-        if t not in trained or not torch.equal(trained[t][0], s_l):
-            torch.manual_seed(SEED * 1000 + t)
-            trained[t] = (s_l, hc.refine(X, s_l.to(device), s_m.to(device), settings, desc=f"refinement {t}"))
-        r = trained[t][1]
-        new_l, new_m = r.s_l.cpu(), r.s_m.cpu()
-        assert torch.allclose(new_l + new_m, s_k, atol=1e-5)      # the mass is conserved exactly
-        keep = not guard or hc.split_entropy(new_l, s_k) <= hc.split_entropy(s_l, s_k)
-        if keep:
-            s_l, s_m = new_l, new_m
-        history.append(s_l)
-        results.append((r, keep, hc.cluster_acc(data.labels, (new_m > new_l).long())))
-    return history, results
-
-def acc_of(s_l):
-    return hc.cluster_acc(data.labels, (s_k - s_l > s_l).long())
-
-t0 = time.perf_counter()
-paper_hist, paper_res = refine_chain(s_l, s_m, guard=False)
-refine_seconds = time.perf_counter() - t0
-guard_hist, guard_res = refine_chain(s_l, s_m, guard=True)
-paper_accs = [acc_of(h) for h in paper_hist]
-guard_accs = [acc_of(h) for h in guard_hist]
+cache = {}   # refinement t from the same memberships is the same training in both chains: trained once
+paper = experiments.refinement_chain(X, s_l, s_m, settings, T, guard=False, seed=SEED, cache=cache)
+guarded = experiments.refinement_chain(X, s_l, s_m, settings, T, guard=True, seed=SEED, cache=cache)
+refine_seconds = paper["seconds"]
+history, results = paper["history"], paper["results"]
+assert all(torch.allclose(r.s_l.cpu() + r.s_m.cpu(), s_k, atol=1e-5) for r in results)   # mass is conserved
+acc_of = lambda s_l: hc.cluster_acc(data.labels, (s_k - s_l > s_l).long())  # noqa: E731
+accs, guard_accs = [acc_of(h) for h in history], [acc_of(h) for h in guarded["history"]]
 for t in range(1, T + 1):
-    print(f"refinement {t}: paper chain ACC {paper_accs[t]:.3f} (entropy {hc.split_entropy(paper_hist[t], s_k):.3f} bits) | "
-          f"guarded chain: {'kept' if guard_res[t-1][1] else 'refused'}, ACC {guard_accs[t]:.3f}")
-history, accs, results = paper_hist, paper_accs, [r for r, _, _ in paper_res]
+    print(f"refinement {t}: paper chain ACC {accs[t]:.3f} (entropy {hc.split_entropy(history[t], s_k):.3f} bits) | "
+          f"guarded chain: {'kept' if guarded['kept'][t - 1] else 'refused'}, ACC {guard_accs[t]:.3f}")
 
 # %% [markdown]
 # The paper's Figure 2 draws a split's progress as class-mass bars: where each
@@ -152,7 +133,7 @@ Markdown(f"""
 * {T} refinement{"s" if T > 1 else ""} took {refine_seconds:.0f} s on {device} ({PROFILE} profile).
 * ACC of the threes-vs-fives split: {accs[0]:.3f} after the raw split, then
   {', '.join(f'{a:.3f}' for a in accs[1:])} after each refinement as in the paper: {'a gain' if gain >= 0 else 'a loss'} of {abs(gain):.3f}.
-* With the guard, {sum(k for _, k, _ in guard_res)} of {T} refinements were kept and the split ends at ACC {guard_accs[-1]:.3f}.
+* With the guard, {sum(guarded['kept'])} of {T} refinements were kept and the split ends at ACC {guard_accs[-1]:.3f}.
 * The paper reports that refinements improved its MNIST result most of all datasets (Table 1: ACC .877 with raw splits only,
   .943 with refinements, at the paper's schedule on a GPU).
 """)

@@ -40,9 +40,12 @@ print(tree, f"grown in {tree.seconds:.0f} s of training on {tree.device} (this c
 # %% [markdown]
 # ## The tree
 #
-# Each node shows real images drawn from $\mathcal{P}_{\mathbf{s}_k}$ and, beside
-# them, the percentage of each class's total mass it holds (the paper's Figures 1
-# and 5). The node numbers give the growth order.
+# The paper's Figures 1 and 5, on their side so that they fit the page: the
+# root on the left, one row per leaf on the right. Each leaf shows real images
+# drawn from $\mathcal{P}_{\mathbf{s}_k}$ and, beside them, the percentage of
+# each class's total mass it holds; each split node shows the same bars,
+# smaller. The node numbers give the growth order; the explorer chapter shows
+# every node's images.
 
 # %%
 fig = figures.tree_figure(tree)

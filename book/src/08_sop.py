@@ -29,38 +29,15 @@ RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 SOP_PER_CLASS = int(os.environ.get("HCMGAN_SOP_PER_CLASS", "300"))   # 0: every image (the paper's protocol)
 
 # %%
-import tempfile
 from pathlib import Path
-import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from PIL import Image
 from IPython.display import Markdown
 import hcmgan_lite as hc
 from hcmgan_lite import experiments, figures
 
-root = hc.find_data_root()
-found = (root / "Stanford_Online_Products").is_dir()
-if found:
-    data = hc.load_sop(root, max_per_class=SOP_PER_CLASS or None)
-    source = f"Stanford Online Products from {root}"
-else:
-    # A stand-in in SOP's folder layout, built from Fashion-MNIST: NOT SOP.
-    fm = hc.load_fashion_mnist().subset(classes=["Trouser", "Bag", "Sneaker", "Dress"], per_class=SOP_PER_CLASS or 300)
-    fake_root = Path(tempfile.mkdtemp()) / "Stanford_Online_Products"
-    rgb = np.array([[1.0, 0.6, 0.3]])
-    for name in fm.class_names + ["kettle", "lamp"]:
-        (fake_root / f"{name.lower().replace(' ', '_')}_final").mkdir(parents=True)
-    for i, (img, y) in enumerate(zip(fm.images, fm.labels)):
-        gray = ((img[0].numpy() + 1) * 127.5).astype(np.uint8)
-        colour = (gray[..., None] * rgb[None]).clip(0, 255).astype(np.uint8)          # a tinted colour photo
-        folder = fake_root / f"{fm.class_names[y].lower().replace(' ', '_')}_final"
-        Image.fromarray(colour).resize((64, 64)).save(folder / f"{i}.JPG")
-    for decoy in ("kettle", "lamp"):                                                 # must be dropped by the loader
-        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(fake_root / f"{decoy}_final" / "0.JPG")
-    data = hc.load_sop(fake_root.parent)
-    source = (f"a stand-in in SOP's folder layout built from {len(fm):,} Fashion-MNIST images "
-              f"({', '.join(fm.class_names)}), because Stanford Online Products was not found under {root}")
+# SOP if it is under the data root; else Fashion-MNIST images written in SOP's layout (NOT SOP)
+data, source, found = experiments.sop_data(per_class=SOP_PER_CLASS or None)
 print(data)
 print("classes:", data.class_names)
 print("source:", source)
