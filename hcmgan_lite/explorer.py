@@ -222,9 +222,13 @@ def _cut_view(tree: Tree, cut: dict, dpi: int) -> widgets.VBox:
     items = [widgets.HTML(head + _table(header, rows))]
     if tree.labels is not None:
         n_cls = len(tree.class_names) if tree.class_names else int(tree.labels.max()) + 1
-        fig, ax = plt.subplots(figsize=(min(1.5 + 0.12 * n * n_cls + 0.4 * n, 10), 2.5))
-        figures.class_mass_bars(tree.memberships(n), tree.labels, tree.class_names,
-                                [f"node {k}" for k in cut["leaves"]], ax=ax)
+        names = [f"node {k}" for k in cut["leaves"]]
+        if n * n_cls <= 30:      # a few bars: grouped bars read best
+            fig, ax = plt.subplots(figsize=(1.5 + 0.12 * n * n_cls + 0.4 * n, 2.5))
+            figures.class_mass_bars(tree.memberships(n), tree.labels, tree.class_names, names, ax=ax)
+        else:                    # many: a table of colour stays legible
+            fig = figures.class_mass_heatmap(tree.memberships(n), tree.labels, tree.class_names, names)
+            ax = fig.axes[0]
         ax.set_title(f"% of each class's mass in the {n} clusters", fontsize=9)
         items.append(_image(fig, dpi))
     return widgets.VBox(items)

@@ -16,8 +16,10 @@
 # * **"this build"** rows were computed on this page's build, from the trees the
 #   chapters "Growing the tree" and "Benchmark: MNIST" grew (their run
 #   directories are resumed, so nothing is trained twice).
-# * **"3 seeds"** rows were grown with `scripts/seeds.sh` (one thread per run)
-#   and their reports kept in `book/results/quick-cpu/`.
+# * **"3 seeds"** rows were grown with `scripts/seeds.sh` (one thread per run,
+#   two runs side by side on two CPU cores, other jobs sharing the machine at
+#   times, so their times are upper bounds) and their reports kept in
+#   `book/results/quick-cpu/`.
 # * **GPU** rows come from the reports in `book/results/gpu-h100/`; a row
 #   grown before the latent fix (see "The MGAN raw split") says so.
 #
