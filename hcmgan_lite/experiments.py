@@ -635,7 +635,8 @@ def result_rows(data: str, reports, command: str, name: str | None = None) -> li
         if b in summ["methods"]:
             m = summ["methods"][b]
             secs = [r["baselines"][b].get("seconds") for r in reps if b in r.get("baselines", {})]
-            rows.append({"data": data, "method": f"{b} on the pixels (scikit-learn)", "schedule": "",
+            rows.append({"data": data, "method": f"{b} on the pixels",
+                         "schedule": "scikit-learn on the raw pixels of the same images, computed by `--baselines`",
                          "seeds": [r["config"].get("seed") for r in reps if b in r.get("baselines", {})],
                          "acc": m["acc"], "nmi": m["nmi"], "seconds": float(np.mean(secs)) if all(secs) else None,
                          "device": "CPU", "command": command, "paper": False})
@@ -643,52 +644,59 @@ def result_rows(data: str, reports, command: str, name: str | None = None) -> li
 
 
 def data_label(report: dict) -> str:
-    """Which images a run used, from its report: '10,000 images (1,000 per class)', 'all 70,000 images', ..."""
+    """Which images a run used, from its report: '10,000 (1,000 per class)', '70,000 (all)', '1,895 (2 classes)'."""
     cfg, n = report.get("config", {}), report["n_images"]
     parts = [f"{len(cfg['classes'])} classes" if cfg.get("classes") else "",
              f"{cfg['per_class']:,} per class" if cfg.get("per_class") else ""]
     detail = ", ".join(p for p in parts if p)
-    return f"{n:,} images ({detail})" if detail else f"all {n:,} images of the data root"
+    return f"{n:,} ({detail})" if detail else f"{n:,} (all)"
 
 
-def paper_rows(dataset: str, data: str = "all 70,000 images") -> list[dict]:
+def paper_rows(dataset: str, data: str = "70,000 (all)") -> list[dict]:
     """The paper's Table 1 rows for a dataset, marked as the paper's."""
     one = lambda v: {"mean": v, "std": 0.0, "n": 1}  # noqa: E731
     rows = []
     for name, (acc, nmi) in PAPER_TABLE1.get(dataset, {}).items():
         ours = name.startswith("HC-MGAN")
-        schedule = ("Table 3, refinements left out" if "raw" in name else "Table 3") if ours else ""
+        schedule = ("the paper's Table 3 schedule, refinements left out" if "raw" in name
+                    else "the paper's Table 3 schedule") if ours else ""
         rows.append({"data": data, "method": name, "schedule": schedule, "seeds": None, "acc": one(acc),
                      "nmi": one(nmi), "seconds": None, "device": "GPU (paper)" if ours else "",
                      "command": "", "paper": True})
     return rows
 
 
+def _short_device(name: str) -> str:
+    import re
+    out = re.sub(r"\(R\)|\(TM\)|\bProcessor\b|\bNVIDIA\b", "", name or "")
+    return re.sub(r"\s+,", ",", re.sub(r"\s+", " ", out)).strip(" ,")
+
+
 def results_markdown(rows: list[dict]) -> str:
-    """The results table (data, method, schedule, seeds, ACC, NMI as mean ± std over seeds, time, device),
-    then the commands that reproduce its rows, numbered; a row's last cell gives its command's number."""
+    """The results table: images, method, seeds, ACC, NMI (mean ± sample std over seeds), time per run, device,
+    and a note number; under it the numbered notes, each a row's schedule and the command that reproduces it."""
     def cell(st):
         return f"{st['mean']:.3f} ± {st['std']:.3f}" if st.get("n", 1) > 1 else f"{st['mean']:.3f}"
 
     def secs(s):
         return "" if s is None else (f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s")
-    commands = []
-    lines = ["| data | method | schedule | seeds | ACC | NMI | time per run | device | command |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    shown = set()
+    notes, shown = [], set()
+    lines = ["| images | method | seeds | ACC | NMI | time per run | device | how |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         key = (r["data"], r["method"], round(r["acc"]["mean"], 6), round(r["nmi"]["mean"], 6))
         if not r["method"].startswith("HC-MGAN") and key in shown:
             continue       # a baseline already in the table (the same images, the same result)
         shown.add(key)
         seeds = "paper" if r["paper"] else ", ".join(str(s) for s in r["seeds"])
+        note = "; ".join(x for x in (r["schedule"], f"command: {r['command']}" if r["command"] else "") if x)
         ref = ""
-        if r["command"]:
-            if r["command"] not in commands:
-                commands.append(r["command"])
-            ref = f"({commands.index(r['command']) + 1})"
-        lines.append(f"| {r['data']} | {r['method']} | {r['schedule']} | {seeds} | {cell(r['acc'])} | "
-                     f"{cell(r['nmi'])} | {secs(r['seconds'])} | {r['device']} | {ref} |")
-    if commands:
-        lines += ["", "Commands:", ""] + [f"{i}. {c}" for i, c in enumerate(commands, 1)]
+        if note:
+            if note not in notes:
+                notes.append(note)
+            ref = f"({notes.index(note) + 1})"
+        lines.append(f"| {r['data']} | {r['method']} | {seeds} | {cell(r['acc'])} | {cell(r['nmi'])} | "
+                     f"{secs(r['seconds'])} | {_short_device(r['device'])} | {ref} |")
+    if notes:
+        lines += [""] + [f"{i}. {n}" for i, n in enumerate(notes, 1)]
     return "\n".join(lines)

@@ -286,6 +286,11 @@ def test_page_renders(book_browser, doc):
                            f"(below {MIN_SCALE:.0%} of their size, under {MIN_HEIGHT_PX} px high, or distorted):\n"
                            + "\n".join(illegible))
 
+    hidden = driver.execute_script(
+        "return Array.from(document.querySelectorAll('main pre'))"
+        ".filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1).length")
+    assert not hidden, f"{page}: {hidden} code or output blocks scroll sideways (book.css should wrap their lines)"
+
     # a Markdown table printed by a cell must arrive as a table, not as a paragraph of pipes
     raw_tables = driver.execute_script(
         "return Array.from(document.querySelectorAll('main .cell_output p'))"

@@ -102,7 +102,7 @@ def test_result_rows_and_markdown():
         r["settings"] = dict(st)
         r["config"]["profile"] = "quick"
     rows = experiments.result_rows("100 images", reps, "`cmd A`", "HC-MGAN Lite, 3 seeds")
-    assert [r["method"] for r in rows] == ["HC-MGAN Lite, 3 seeds", "k-means on the pixels (scikit-learn)"]
+    assert [r["method"] for r in rows] == ["HC-MGAN Lite, 3 seeds", "k-means on the pixels"]
     assert rows[0]["acc"]["mean"] == pytest.approx(0.6) and rows[0]["seeds"] == [0, 1, 2]
     assert rows[0]["schedule"] == "20 epochs per GAN (300–600 steps), 0 refinements, width 32"
     assert rows[1]["seeds"] == [0]
@@ -112,14 +112,19 @@ def test_result_rows_and_markdown():
     assert [(r["method"], r["acc"]["mean"]) for r in paper][:2] == [("HC-MGAN (paper)", .721),
                                                                    ("HC-MGAN raw splits only (paper)", .704)]
     table = experiments.results_markdown(paper + rows + one + old).splitlines()
-    assert "| all 70,000 images | HC-MGAN (paper) | Table 3 | paper | 0.721 | 0.691 |  | GPU (paper) |  |" in table
-    assert ("| 100 images | HC-MGAN Lite, 3 seeds | 20 epochs per GAN (300–600 steps), 0 refinements, width 32 "
-            "| 0, 1, 2 | 0.600 ± 0.100 | 0.300 ± 0.100 | 2.0 min | x86_64 | (1) |") in table
+    assert "| 70,000 (all) | HC-MGAN (paper) | paper | 0.721 | 0.691 |  | GPU (paper) | (1) |" in table
+    sched = "20 epochs per GAN (300–600 steps), 0 refinements, width 32"
+    assert "| 100 images | HC-MGAN Lite, 3 seeds | 0, 1, 2 | 0.600 ± 0.100 | 0.300 ± 0.100 | 2.0 min | x86_64 | (3) |" in table
     assert sum("k-means on the pixels" in line for line in table) == 1     # shown once: same images, same result
-    assert any(line.startswith("| 100 images | HC-MGAN Lite, quick profile | ") and "| 0.500 | 0.400 | 2.0 min" in line
-               and line.endswith("(2) |") for line in table)
-    assert any("(grown before the latent fix)" in line and line.endswith("(3) |") for line in table)
-    assert table[-3:] == ["1. `cmd A`", "2. `cmd B`", "3. `cmd C`"]
+    assert any(line.startswith("| 100 images | HC-MGAN Lite, quick profile | 0 | 0.500 | 0.400 | 2.0 min")
+               and line.endswith("(5) |") for line in table)
+    assert any("(grown before the latent fix)" in line and line.endswith("(6) |") for line in table)
+    assert table[-6:] == ["1. the paper's Table 3 schedule", "2. the paper's Table 3 schedule, refinements left out",
+                          f"3. {sched}; command: `cmd A`",
+                          "4. scikit-learn on the raw pixels of the same images, computed by `--baselines`; command: `cmd A`", f"5. {sched}; command: `cmd B`",
+                          f"6. {sched}; command: `cmd C`"]
+    assert experiments._short_device("Intel(R) Xeon(R) Processor, 2 cores") == "Intel Xeon, 2 cores"
+    assert experiments._short_device("NVIDIA H100 80GB HBM3") == "H100 80GB HBM3"
 
 
 def test_refinement_chain_guard_and_cache(monkeypatch):
@@ -162,8 +167,8 @@ def test_compute_summary_says_where_the_curve_passes_the_level():
 
 def test_data_label_names_the_images():
     rep = _report(0, .5, .4, 1, n_images=10000)
-    assert experiments.data_label(rep) == "10,000 images (10 per class)"
+    assert experiments.data_label(rep) == "10,000 (10 per class)"
     rep["config"].update(per_class=None)
-    assert experiments.data_label(rep) == "all 10,000 images of the data root"
+    assert experiments.data_label(rep) == "10,000 (all)"
     rep["config"].update(classes=[3, 5])
-    assert experiments.data_label(rep) == "10,000 images (2 classes)"
+    assert experiments.data_label(rep) == "10,000 (2 classes)"

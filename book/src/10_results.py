@@ -23,6 +23,10 @@
 # * **GPU** rows come from the reports in `book/results/gpu-h100/`; a row
 #   grown before the latent fix (see "The MGAN raw split") says so.
 #
+# The last column points to the notes under each table: the row's schedule
+# (epochs per GAN, the range of steps, refinements per split, generator width)
+# and the command that reproduces it.
+#
 # The quick profile's trees use 10,000 images (Fashion-MNIST: 1,000 per class;
 # MNIST: the first 10,000 training images), a few hundred steps per GAN and no
 # refinements; the paper's use 70,000 images, thousands of steps per GAN and 8
@@ -58,21 +62,25 @@ gpu = Path("results/gpu-h100")
 # ## Fashion-MNIST
 
 # %%
-def rows(ds, extra):   # this build, the three committed seeds, the committed GPU runs, each with its baselines
-    label, cmd = experiments.data_label, "`python -m hcmgan_lite fit {} --clusters 10 --seed 0 --run-dir RUN --baselines`"
-    per_class = built[ds]["config"].get("per_class")
-    out = experiments.paper_rows(ds) + experiments.result_rows(
-        label(built[ds]), built[ds], cmd.format(ds + (f" --per-class {per_class}" if per_class else "")),
+FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed {} --run-dir RUN --baselines`"
+GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
+
+def rows(ds, seeds_args):
+    """This build, the committed seeds and the committed GPU runs, each with its baselines."""
+    rep, per_class = built[ds], built[ds]["config"].get("per_class")
+    out = experiments.paper_rows(ds)
+    out += experiments.result_rows(
+        experiments.data_label(rep), rep, FIT.format(ds + (f" --per-class {per_class}" if per_class else ""), SEED),
         f"HC-MGAN Lite, {PROFILE} profile, this build")
-    out += experiments.result_rows(label(quick[ds][0]), quick[ds], "`bash scripts/seeds.sh book/results/quick-cpu "
-                                   f"{ds} {extra} 0 1 2`", "HC-MGAN Lite, quick, 3 seeds")
-    for pattern in (f"{ds}-all-s*.json", f"{ds}-1000-s*.json"):
-        reps = experiments.load_reports(sorted(gpu.glob(pattern)))
+    out += experiments.result_rows(
+        experiments.data_label(quick[ds][0]), quick[ds],
+        f"`bash scripts/seeds.sh book/results/quick-cpu {ds} {seeds_args} 0 1 2`", "HC-MGAN Lite, quick, 3 seeds")
+    for subset in ("all", "1000"):
+        reps = experiments.load_reports(sorted(gpu.glob(f"{ds}-{subset}-s*.json")))
         if reps:
-            out += experiments.result_rows(label(reps[0]), reps, cmd.format(
-                f"{ds} {'--per-class 1000 ' if '1000' in pattern else ''}--profile paper --device cuda "
-                "--set epochs=15 --set refinements=0").replace("--seed 0", "--seed S"),
-                "HC-MGAN Lite, paper networks, 15 epochs, GPU")
+            data = ds + (" --per-class 1000" if subset == "1000" else "")
+            out += experiments.result_rows(experiments.data_label(reps[0]), reps,
+                                           FIT.format(GPU.format(data), "S"), "HC-MGAN Lite, paper networks, GPU")
     return out
 
 fm = rows("fashion-mnist", '"--per-class 1000"')
