@@ -57,24 +57,21 @@ for ds, (run, per_class) in live.items():     # resumes the chapters' trees; gro
 quick = {ds: experiments.load_reports(sorted(Path("results/quick-cpu").glob(f"{ds}-s*.json")))
          for ds in ("fashion-mnist", "mnist")}
 gpu = Path("results/gpu-h100")
+FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed {} --run-dir RUN --baselines`"
+GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
 
 # %% [markdown]
 # ## Fashion-MNIST
 
 # %%
-FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed {} --run-dir RUN --baselines`"
-GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
-
 def rows(ds, seeds_args):
     """This build, the committed seeds and the committed GPU runs, each with its baselines."""
     rep, per_class = built[ds], built[ds]["config"].get("per_class")
+    here = FIT.format(ds + (f" --per-class {per_class}" if per_class else ""), SEED)
+    seeds = f"`bash scripts/seeds.sh book/results/quick-cpu {ds} {seeds_args} 0 1 2`"
     out = experiments.paper_rows(ds)
-    out += experiments.result_rows(
-        experiments.data_label(rep), rep, FIT.format(ds + (f" --per-class {per_class}" if per_class else ""), SEED),
-        f"HC-MGAN Lite, {PROFILE} profile, this build")
-    out += experiments.result_rows(
-        experiments.data_label(quick[ds][0]), quick[ds],
-        f"`bash scripts/seeds.sh book/results/quick-cpu {ds} {seeds_args} 0 1 2`", "HC-MGAN Lite, quick, 3 seeds")
+    out += experiments.result_rows(experiments.data_label(rep), rep, here, f"HC-MGAN Lite, {PROFILE} profile, this build")
+    out += experiments.result_rows(experiments.data_label(quick[ds][0]), quick[ds], seeds, "HC-MGAN Lite, quick, 3 seeds")
     for subset in ("all", "1000"):
         reps = experiments.load_reports(sorted(gpu.glob(f"{ds}-{subset}-s*.json")))
         if reps:
