@@ -18,7 +18,7 @@ import torch
 from .data import ImageData, load_dataset
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
-from .tree import Tree, grow_tree, run_lock
+from .tree import Tree, data_digest, grow_tree, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,6 @@ def load_run(path, root=None) -> tuple[Tree, ImageData | None]:
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.info("the images of %s were not loaded: %s", path, exc)
         return tree, None
-    from .tree import data_digest
     if len(data) != tree.n_images or (tree.data_digest and data_digest(data.images) != tree.data_digest):
         return tree, None
     return tree, data
@@ -126,10 +125,11 @@ def sop_data(per_class: int | None = 300, root=None, stand_in=("Trouser", "Bag",
     if (base / "Stanford_Online_Products").is_dir():
         return load_sop(base, max_per_class=per_class), f"Stanford Online Products from {base}", True
     fm = load_fashion_mnist(root).subset(classes=list(stand_in), per_class=per_class or 300)
-    folder = write_sop_layout(fm, tempfile.mkdtemp(prefix="sop-standin-"))
+    with tempfile.TemporaryDirectory(prefix="sop-standin-") as tmp:   # read into memory, then removed
+        data = load_sop(write_sop_layout(fm, tmp).parent, progress=False)
     source = (f"a stand-in in SOP's folder layout built from {len(fm):,} Fashion-MNIST images "
               f"({', '.join(fm.class_names)}), because Stanford Online Products was not found under {base}")
-    return load_sop(folder.parent, progress=False), source, False
+    return data, source, False
 
 
 def refinement_chain(X, s_l, s_m, settings, n: int, guard: bool = False, seed: int = 0, device=None,
@@ -248,17 +248,22 @@ def two_means(dataset: str, classes=None, per_class: int | None = None, root=Non
     return {"acc": evaluate(data.labels, pred)["acc"], "purity": majority_side_purity(side, 1 - side, data.labels)}
 
 
-def compute_summary(results: list[dict], metric: str, level: float, what: str, level_name: str = "k-means") -> str:
-    """One sentence on a compute curve: the mean at each step count, and where (if anywhere) it passes ``level``."""
-    pts: dict = {}
+def curve_points(results: list[dict], metric: str) -> dict:
+    """``{generator width: {steps: [the raw split's metric, one per seed]}}`` from ``split`` results."""
+    groups: dict = {}
     for r in results:
         st = r["stages"][0]
-        pts.setdefault((r["settings"]["g_width"], st["steps"]), []).append(st[metric])
+        groups.setdefault(r["settings"]["g_width"], {}).setdefault(st["steps"], []).append(st[metric])
+    return groups
+
+
+def compute_summary(results: list[dict], metric: str, level: float, what: str, level_name: str = "k-means") -> str:
+    """One sentence on a compute curve: the mean at each step count, and where (if anywhere) it passes ``level``."""
     parts = []
-    for w in sorted({w for w, _ in pts}):
-        xs = sorted(n for ww, n in pts if ww == w)
-        means = {n: float(np.mean(pts[(w, n)])) for n in xs}
-        seeds = sorted({len(pts[(w, n)]) for n in xs})
+    for w, pts in sorted(curve_points(results, metric).items()):
+        xs = sorted(pts)
+        means = {n: float(np.mean(pts[n])) for n in xs}
+        seeds = sorted({len(pts[n]) for n in xs})
         above = [n for n in xs if means[n] > level]
         where = (f"first above {level_name} ({level:.3f}) at {above[0]:,} steps" if above
                  else f"below {level_name} ({level:.3f}) at every step count measured, up to {xs[-1]:,}")

@@ -268,7 +268,7 @@ PAGE_WIDTH = 6.8
 
 
 def _drawn_tree(tree, n_clusters, max_depth):
-    """(leaves in drawing order, internal nodes) of the tree cut at ``n_clusters`` and ``max_depth``."""
+    """(leaves in drawing order, internal nodes, leaves of the cut) of the tree cut at ``n_clusters`` and ``max_depth``."""
     cut = set(tree.leaves(n_clusters))
     leaves, internal = [], []
 
@@ -281,7 +281,7 @@ def _drawn_tree(tree, n_clusters, max_depth):
         for c in node.children:
             walk(c)
     walk(0)
-    return leaves, internal
+    return leaves, internal, cut
 
 
 def tree_figure(tree, n_clusters=None, n_images: int = 16, max_depth=None):
@@ -296,8 +296,7 @@ def tree_figure(tree, n_clusters=None, n_images: int = 16, max_depth=None):
     The figure is about :data:`PAGE_WIDTH` wide whatever the tree, so the image
     grids stay about 1 in (100 px) wide; it grows downwards, about 1.4 in per leaf.
     """
-    leaves, internal = _drawn_tree(tree, n_clusters, max_depth)
-    cut = set(tree.leaves(n_clusters))
+    leaves, internal, cut = _drawn_tree(tree, n_clusters, max_depth)
     labelled = tree.labels is not None
     n_cls = (len(tree.class_names) if tree.class_names else int(tree.labels.max()) + 1) if labelled else 0
     colors = class_palette(n_cls) if labelled else None
@@ -412,10 +411,8 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     ("acc" or "purity") is drawn at its step count, on a log axis. ``level`` draws a baseline's value.
     The y axis runs from 0.5 (a two-way split can do no worse) to 1 unless ``ylim`` says otherwise.
     """
-    groups: dict = {}
-    for r in results:
-        st = r["stages"][0]
-        groups.setdefault(r["settings"]["g_width"], {}).setdefault(st["steps"], []).append(st[metric])
+    from .experiments import curve_points
+    groups = curve_points(results, metric)
     fig, ax = _new_axes(ax, (5.6, 3.4))
     for w, pts in sorted(groups.items()):
         xs = sorted(pts)
