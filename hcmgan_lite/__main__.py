@@ -50,6 +50,12 @@ def main(argv=None) -> int:
     f.add_argument("--per-class", type=int, default=None, help="images per class to keep")
     f.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="override a setting, e.g. --set refinements=4 --set lr_c=1e-4 (repeatable)")
+    f.add_argument("--executor", default="inline", choices=["inline", "processes", "ray"],
+                   help="inline: one split at a time (default); processes: several at once in local worker "
+                        "processes; ray: each split a Ray task. The tree is the same")
+    f.add_argument("--workers", type=int, default=None,
+                   help="splits trained at once (processes/ray; default: CPU cores, or GPUs on CUDA)")
+    f.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start Ray locally)")
     f.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     f.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
     sp = sub.add_parser("split", help="one split of a dataset's images (raw split + refinements), measured: "
@@ -80,7 +86,8 @@ def main(argv=None) -> int:
     try:
         if args.cmd == "fit":
             experiments.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
-                            args.data_root, _classes(args.classes), args.per_class, **_parse_sets(args.set))
+                            args.data_root, _classes(args.classes), args.per_class, executor=args.executor,
+                            workers=args.workers, ray_address=args.ray_address, **_parse_sets(args.set))
             if not args.no_report:
                 rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
                 print(experiments.report_markdown(rep))

@@ -34,6 +34,12 @@ class HCMGAN:
         have ``n_clusters`` clusters; ``tree_`` keeps every leaf).
     progress : bool
         Show progress bars.
+    executor : {"inline", "processes", "ray"}
+        Train one split at a time in this process (default), several at once
+        in local worker processes, or as Ray tasks; the tree is the same.
+    workers : int, optional
+        Splits trained at once by ``processes`` or ``ray`` (default: the CPU
+        cores, or the GPUs when training on CUDA).
     **settings
         Any field of :class:`~hcmgan_lite.settings.Settings` (e.g.
         ``refinements=4``, ``g_width=64``).
@@ -49,7 +55,8 @@ class HCMGAN:
     """
 
     def __init__(self, n_clusters: int = 10, profile: str = "quick", dataset: str | None = None,
-                 device="auto", seed: int = 0, run_dir=None, progress: bool = True, **settings):
+                 device="auto", seed: int = 0, run_dir=None, progress: bool = True, executor: str = "inline",
+                 workers: int | None = None, **settings):
         if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 2:
             raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}")
         if profile not in PROFILES:
@@ -57,6 +64,7 @@ class HCMGAN:
         self.n_clusters, self.profile, self.dataset = int(n_clusters), profile, dataset
         self.device, self.seed, self.run_dir, self.progress = device, seed, run_dir, progress
         self.settings = settings
+        self.executor, self.workers = executor, workers
         # fail now, not after loading data: unknown names, bad values, unavailable device
         self.settings_ = get_settings(profile, dataset, seed=seed, **settings)
         pick_device(device)
@@ -80,7 +88,7 @@ class HCMGAN:
         if len(data) < self.n_clusters:
             raise ValueError(f"n_clusters={self.n_clusters} but only {len(data)} images were given")
         self.tree_: Tree = grow_tree(data, self.n_clusters, self.settings_, self.device, self.run_dir,
-                                     progress=self.progress)
+                                     progress=self.progress, executor=self.executor, workers=self.workers)
         self.memberships_ = self.tree_.memberships(self.n_clusters)
         self.labels_ = self.tree_.predict(self.n_clusters)
         return self

@@ -18,7 +18,7 @@ import torch
 from .data import ImageData, load_dataset
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
-from .tree import Tree, data_digest, grow_tree, run_lock
+from .tree import Tree, _checked_executor, data_digest, grow_tree, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,13 @@ def load_subset(dataset: str, root=None, classes=None, per_class: int | None = N
 
 
 def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", seed: int = 0, device="auto",
-        root=None, classes=None, per_class: int | None = None, progress: bool = True, **overrides) -> Tree:
+        root=None, classes=None, per_class: int | None = None, progress: bool = True, executor: str = "inline",
+        workers: int | None = None, ray_address: str | None = None, **overrides) -> Tree:
     """Grow a tree on a dataset into ``run_dir`` (resuming what is there) and return it.
+
+    ``executor``, ``workers``, ``ray_address``: how many splits train at once and where (see
+    :func:`~hcmgan_lite.tree.grow_tree`); they do not change the tree, so a run may be resumed
+    with another executor.
 
     Everything is checked first (the arguments, the settings, the data, and that a tree already in
     ``run_dir`` was grown with the same configuration); only then, holding the run dir's lock, is
@@ -49,6 +54,7 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
                                   or per_class < 1):
         raise ValueError(f"per_class (--per-class) must be a positive integer, got {per_class!r}")
     dev = pick_device(device)
+    _checked_executor(executor, workers, dev, ray_address)
     settings = get_settings(profile, dataset, seed=seed, **overrides)
     config = {"dataset": dataset, "n_clusters": n_clusters, "profile": profile, "seed": seed,
               "classes": classes, "per_class": per_class, "overrides": overrides}
@@ -76,7 +82,8 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
                                  for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
                 raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
                                  "run the same command to resume it, or use another run_dir")
-        tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress, on_start=write_config)
+        tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress, on_start=write_config,
+                         executor=executor, workers=workers, ray_address=ray_address)
     log.info("grew %s in %.0f s on %s", tree, time.perf_counter() - t0, dev)
     return tree
 
@@ -405,7 +412,8 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
     cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     rep = {"run_dir": str(run_dir), "config": cfg, "n_images": tree.n_images, "n_leaves": tree.n_leaves,
            "complete": tree.pending is None and tree.n_leaves == cfg.get("n_clusters", tree.n_leaves),
-           "seconds": round(tree.seconds, 1), "device": tree.device,
+           "seconds": round(tree.seconds, 1), "wall_seconds": round(tree.wall, 1), "device": tree.device,
+           "seeding": tree.seeding,
            "device_name": tree.env.get("device_name", ""), "host": tree.env.get("host", platform.node()),
            "environments": tree.envs,
            "torch": tree.env.get("torch", torch.__version__), "settings": tree.settings.to_dict(),

@@ -9,6 +9,7 @@ Every function returns the matplotlib ``Figure`` it drew on and never calls
 - :func:`class_mass_bars`, :func:`class_mass_heatmap`, :func:`split_progression`, :func:`split_acc`, :func:`split_acc_curve`
 - :func:`training_curves`, :func:`snapshot_strip`
 - :func:`tree_figure` (the paper's Figures 1 and 5, one row per leaf)
+- :func:`compute_curve`, :func:`schedule_figure` (growth on several workers, simulated)
 """
 from __future__ import annotations
 
@@ -429,4 +430,39 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.grid(alpha=0.3)
     sns.despine(ax=ax)
+    return fig
+
+
+def schedule_figure(sims, unit: str = "h", title=None):
+    """The simulated schedules of :func:`hcmgan_lite.schedule.simulate`: one panel per worker count.
+
+    Each worker is a row; each split a bar from its start to its end, labelled with the node's path
+    (root: "root"); blue bars are splits the tree uses, grey bars speculation it did not need
+    (hatched: stopped when the tree was complete).
+    """
+    scale = {"h": 3600.0, "min": 60.0, "s": 1.0}[unit]
+    sims = list(sims)
+    heights = [max(s.workers, 1) * 0.32 + 0.55 for s in sims]
+    fig, axes = plt.subplots(len(sims), 1, figsize=(PAGE_WIDTH, sum(heights) + 0.3), squeeze=False,
+                             gridspec_kw={"height_ratios": heights}, sharex=True)
+    end = max(s.wall for s in sims) / scale
+    for ax, sim in zip(axes[:, 0], sims):
+        for worker, path, start, stop, used in sim.jobs:
+            color = "#3f7fe8" if used else "#bbbbbb"
+            ax.barh(worker, (stop - start) / scale, left=start / scale, height=0.8, color=color,
+                    edgecolor="white", hatch=None if used or stop < sim.wall else "//")
+            if (stop - start) / scale > end / 25:
+                ax.text((start + stop) / 2 / scale, worker, path or "root", ha="center", va="center", fontsize=7,
+                        color="white" if used else "black", clip_on=True)
+        ax.axvline(sim.wall / scale, color="k", lw=1)
+        ax.set_yticks(range(sim.workers), [f"worker {i + 1}" for i in range(sim.workers)], fontsize=7)
+        ax.set_ylim(sim.workers - 0.5, -0.5)
+        ax.set_title(f"{sim.workers} worker{'s' if sim.workers > 1 else ''}: {sim.wall / scale:.1f} {unit}",
+                     fontsize=9, loc="left")
+        sns.despine(ax=ax)
+    axes[-1, 0].set_xlabel(f"time ({unit})")
+    axes[-1, 0].set_xlim(0, end * 1.02)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig

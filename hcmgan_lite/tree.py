@@ -10,6 +10,12 @@ Growing with a ``run_dir`` writes ``tree.pt`` after every raw split and every
 refinement (atomically), and growing again with the same ``run_dir`` resumes
 from the last completed step.  The file holds only tensors, numbers, strings,
 lists and dicts, so ``torch.load(..., weights_only=True)`` reads it safely.
+
+Every split's random streams come from the run's seed and the node's *path*
+(``""`` for the root, then ``"0"``/``"1"`` for its first/second child, and so
+on), not from the order of growth, so several splits can be trained at once
+(``executor="processes"`` or ``"ray"``, see :mod:`hcmgan_lite.parallel`) and
+the tree is the one sequential growth gives.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from .training import CollapseError, SplitResult, raw_split, refine, to_uint8
 log = logging.getLogger(__name__)
 
 FORMAT = "hcmgan-lite-tree"
-VERSION = 1
+VERSION = 2   # 2: node paths, seeds from paths, splits trained ahead of the growth order
 
 
 @dataclass
@@ -49,6 +55,7 @@ class Node:
     split_fakes: list = field(default_factory=list)  # split nodes: uint8 (2, n, C, H, W) per stage
     split_logs: list = field(default_factory=list)   # split nodes: per stage {stage, steps, seconds, c_acc, ...}
     retries: list = field(default_factory=list)      # split nodes: why a training was thrown away
+    path: str = ""                           # place in the tree: "" root, then "0"/"1" per level (s_l first)
 
     @property
     def mass(self) -> float:
@@ -86,6 +93,9 @@ class Tree:
         self.env: dict = {}                   # where it was grown last: torch version, device name, host, threads
         self.envs: list = []                  # every such place, in order (a resumed run may move)
         self.data_digest: str | None = None   # fingerprint of the images, checked on resume
+        self.seeding = "path"                 # "path": seeds from node paths; "id": from growth order (version 1)
+        self.spare: dict = {}                 # path -> a finished split the growth order has not reached (yet)
+        self.wall = 0.0                       # wall-clock seconds of growth (seconds: training, all workers)
 
     # ---- structure ----------------------------------------------------
     @property
@@ -128,6 +138,7 @@ class Tree:
             "nodes": [n.to_dict() for n in self.nodes], "splits": list(self.splits),
             "pending": self.pending, "seconds": self.seconds, "device": self.device,
             "env": self.env, "envs": list(self.envs), "data_digest": self.data_digest,
+            "seeding": self.seeding, "spare": dict(self.spare), "wall": self.wall,
         }
 
     def save(self, path) -> Path:
@@ -193,7 +204,14 @@ class Tree:
             tree.data_digest = d.get("data_digest")
             tree.env = dict(d.get("env") or {})
             tree.envs = [dict(e) for e in (d.get("envs") or ([tree.env] if tree.env else []))]
+            tree.seeding = str(d.get("seeding", "id"))   # version 1 seeded by growth order
+            tree.spare = dict(d.get("spare") or {})
+            tree.wall = float(d.get("wall", tree.seconds))
             tree._check_structure()
+            for node in tree.nodes:   # version 1 has no paths: derive them
+                if node.children is not None:
+                    for j, c in enumerate(node.children):
+                        tree.nodes[c].path = node.path + str(j)
         except KeyError as exc:
             raise ValueError(f"{path} is an incomplete tree file: the entry {exc} is missing") from exc
         except (TypeError, IndexError, AttributeError, ValueError) as exc:
@@ -267,7 +285,8 @@ def run_lock(run_dir):
         f.truncate()
         f.write(f"process {os.getpid()} on {platform.node()}")
         f.flush()
-        for stale in run_dir.glob("*.tmp*"):   # a save or a config write killed midway: nobody else writes now
+        stale_files = [*run_dir.glob("*.tmp*"), *run_dir.glob("partial/*.tmp*")]
+        for stale in stale_files:   # a save or a config write killed midway: nobody else writes now
             stale.unlink(missing_ok=True)
         _HELD[key] = 1
         try:
@@ -316,7 +335,7 @@ def _real_samples(images: torch.Tensor, membership: torch.Tensor, n: int, seed: 
     return to_uint8(images[idx.to(images.device)])
 
 
-def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, parent_mass: float,
+def _train_with_retries(fn, s: Settings, label: str, retries: list, stage: str, seed_parts, parent_mass: float,
                         may_skip: bool = False):
     """Run one GAN training; retrain with a new seed if it fails.
 
@@ -324,7 +343,8 @@ def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, par
     samples near 0, a generator's samples no longer varying, NaN/inf losses),
     NaN/inf memberships, or a degenerate split (the smaller child holds less
     than ``min_child_frac`` of the parent's mass).  Each failure is logged and
-    recorded in ``node.retries`` as ``{stage, attempt, kind, reason}``.
+    recorded in ``retries`` (the node's list) as ``{stage, attempt, kind, reason}``;
+    ``label`` names the node in messages.
 
     When every try fails, the last resorts, in order: the split of the try
     that collapsed latest, if it got at least ``keep_collapsed_after`` of the
@@ -366,26 +386,26 @@ def _train_with_retries(fn, s: Settings, node: Node, stage: str, seed_parts, par
                 if frac > 0 and frac > fallback_frac:
                     fallback, fallback_frac, fallback_record = res, frac, record
         record.update(kind=kind, reason=why)
-        node.retries.append(record)
+        retries.append(record)
         last = (kind, why)
         if attempt < s.max_retries:
-            log.warning("node %d %s: %s; retraining with a new seed (%d/%d)", node.id, stage, why,
+            log.warning("%s %s: %s; retraining with a new seed (%d/%d)", label, stage, why,
                         attempt + 1, s.max_retries)
     if late is not None:
-        log.warning("node %d %s: every try failed; keeping the split of the try that collapsed latest "
-                    "(%.0f%% of its training done)", node.id, stage, 100 * late_progress)
+        log.warning("%s %s: every try failed; keeping the split of the try that collapsed latest "
+                    "(%.0f%% of its training done)", label, stage, 100 * late_progress)
         late_record["kept"] = True
         return late
     if fallback is not None:
-        log.warning("node %d %s: keeping the least degenerate split (smaller child %.2f%% of the mass) "
-                    "after %d tries", node.id, stage, 100 * fallback_frac, tries)
+        log.warning("%s %s: keeping the least degenerate split (smaller child %.2f%% of the mass) "
+                    "after %d tries", label, stage, 100 * fallback_frac, tries)
         fallback_record["kept"] = True
         return fallback
     if may_skip:
-        log.warning("node %d %s: all %d tries failed (last: %s); skipping it, the split stays as it was",
-                    node.id, stage, tries, last[1])
+        log.warning("%s %s: all %d tries failed (last: %s); skipping it, the split stays as it was",
+                    label, stage, tries, last[1])
         return None
-    raise CollapseError(f"node {node.id} {stage}: all {tries} tries failed; last: {last[1]}. Try another seed, "
+    raise CollapseError(f"{label} {stage}: all {tries} tries failed; last: {last[1]}. Try another seed, "
                         "lower learning rates or a larger max_retries (in a new run_dir)", kind=last[0])
 
 
@@ -411,25 +431,143 @@ def _stage_log(stage: str, res: SplitResult | None) -> dict:
             "history": {k: list(v) for k, v in h.items()}}
 
 
+# ---- one split -----------------------------------------------------------
+def seed_key(path: str):
+    """What a node's random streams derive from: its path (the root keeps key 0, its id in version 1)."""
+    return 0 if path == "" else f"path:{path}"
+
+
+def new_split_state() -> dict:
+    """The state of a split in progress: after its raw split ``t`` = 0, after refinement ``i`` ``t`` = i."""
+    return {"s_l": None, "t": -1, "history": [], "split_fakes": [], "split_logs": [], "retries": [],
+            "seconds": 0.0}
+
+
+def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, key, label: str,
+               state: dict | None = None, on_stage=None, progress: bool = False) -> dict:
+    """Train one node's split: the raw split, then ``s.refinements`` refinements (Algorithm 1's loop body).
+
+    Depends only on the images, the node's membership, the settings and ``key`` (the seeds of every
+    GAN of the split come from ``s.seed`` and ``key``), so it can run anywhere, in any order.
+    ``state`` (from :func:`new_split_state`, possibly saved part-way) is continued and returned;
+    ``on_stage(state, stage)`` is called after every stage, to checkpoint it.
+    """
+    st = new_split_state() if state is None else state
+    device = torch.device(device)
+    s_k = membership.to(device, torch.float32)
+    mass = float(membership.sum())
+    t_start = time.perf_counter()
+
+    def stage_done(stage):
+        nonlocal t_start
+        st["seconds"] += time.perf_counter() - t_start
+        if on_stage is not None:
+            on_stage(st, stage)
+        t_start = time.perf_counter()
+
+    if st["t"] < 0:  # raw split
+        res = _train_with_retries(
+            lambda: raw_split(X, s_k, s, device, desc=f"{label} raw split", progress=progress),
+            s, label, st["retries"], "raw", (key, "raw"), mass)
+        st.update(s_l=res.s_l.cpu(), t=0)
+        st["history"].append(res.s_l.cpu())
+        st["split_fakes"].append(res.fake)
+        st["split_logs"].append(_stage_log("raw", res))
+        stage_done("raw")
+    while st["t"] < s.refinements:
+        t = st["t"] + 1
+        s_l = st["s_l"].to(device)
+        res = _train_with_retries(
+            lambda: refine(X, s_l, s_k - s_l, s, device, desc=f"{label} refinement {t}", progress=progress),
+            s, label, st["retries"], f"refinement {t}", (key, "ref", t), mass, may_skip=True)
+        h_old = split_entropy(s_l, s_k)
+        if res is None:  # every try failed: this refinement is skipped, the split stays as it was
+            change, h_new, accepted, fake = None, h_old, False, st["split_fakes"][-1]
+        else:
+            change = float((res.s_l - s_l).abs().sum())
+            h_new = split_entropy(res.s_l, s_k)
+            accepted = not (s.refine_guard and h_new > h_old)
+            if not accepted:
+                log.info("%s: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
+                         "keeping the previous memberships", label, t, h_old, h_new)
+            fake = res.fake
+        kept = res.s_l.cpu() if accepted else st["s_l"]
+        st.update(s_l=kept, t=t)
+        st["history"].append(kept)
+        st["split_fakes"].append(fake)
+        st["split_logs"].append({**_stage_log(f"refinement {t}", res), "change": change,
+                                 "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
+        if s.refine_tol is not None and change is not None and change < s.refine_tol:  # a failure is no convergence
+            log.info("%s: refinement %d changed %.1f images' mass (< %s); stopping refinements",
+                     label, t, change, s.refine_tol)
+            st["t"] = s.refinements
+        stage_done(f"refinement {t}")
+    return st
+
+
+def partial_file(run_dir, path: str) -> Path:
+    """Where a split trained by a worker keeps its finished stages (one file per node path)."""
+    return Path(run_dir) / "partial" / f"node-{path or 'root'}.pt"
+
+
+def save_partial(file: Path, state: dict) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(file.name + f".tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, file)
+
+
+def load_partial(file: Path) -> dict | None:
+    """A split's saved stages, or None (missing or unreadable: the split starts over)."""
+    try:
+        st = torch.load(file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:   # a file cut short by a kill mid-write is replaced atomically, so rare
+        log.warning("ignoring the unreadable partial split %s: %s", file, exc)
+        return None
+    return st if isinstance(st, dict) and set(new_split_state()) <= set(st) else None
+
+
+# ---- growth -------------------------------------------------------------
+EXECUTORS = ("inline", "processes", "ray")
+
+
 def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None,
-              progress: bool = True, callback=None, on_start=None) -> Tree:
+              progress: bool = True, callback=None, on_start=None, executor: str = "inline",
+              workers: int | None = None, ray_address: str | None = None) -> Tree:
     """Grow an HC-MGAN tree on ``data`` (an :class:`~hcmgan_lite.data.ImageData`) to ``n_leaves`` leaves.
 
     ``run_dir``: where checkpoints go; an existing checkpoint there is resumed
     (it must have been grown on the same images with the same settings).
     Only one process at a time grows into a ``run_dir``: a second one gets
     :class:`RunDirInUse`, naming the process that holds it.
-    ``callback(tree, event)`` is called after every raw split and refinement;
-    ``on_start(tree)`` once, after every check (and with the run dir locked),
-    before any training.  Bad input (too few images, images of the wrong size,
-    range or with NaN, labels of the wrong length, bad settings or device)
-    raises ``ValueError`` or ``TypeError`` before the run dir is touched.
+    ``callback(tree, event)`` is called after every raw split and refinement
+    (in-process growth) or every split a worker finishes, and after every
+    split added to the tree; ``on_start(tree)`` once, after every check (and
+    with the run dir locked), before any training.  Bad input (too few images,
+    images of the wrong size, range or with NaN, labels of the wrong length,
+    bad settings or device) raises ``ValueError`` or ``TypeError`` before the
+    run dir is touched.
+
+    ``executor``: ``"inline"`` (default) trains one split at a time in this
+    process; ``"processes"`` trains up to ``workers`` splits at once in local
+    worker processes (one thread each on the CPU, default: one per core; one
+    per GPU on several GPUs); ``"ray"`` makes every split a Ray task (a local
+    Ray instance with ``workers`` CPUs, or the cluster at ``ray_address``).
+    Every executor grows the same tree (same seed, device type and threads per
+    worker); the parallel ones also train a few leaves ahead of the growth
+    order, and keep the splits the order did not reach in ``tree.spare``
+    (growing the same run to more leaves uses them without training).
     """
     data, device = _checked(data, n_leaves, settings, device)
+    workers = _checked_executor(executor, workers, device, ray_address)
     if run_dir is None:
-        return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start)
+        return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start, executor,
+                          workers, ray_address)
     with run_lock(run_dir):
-        return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start)
+        return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start, executor,
+                          workers, ray_address)
 
 
 def _checked(data, n_leaves, settings, device):
@@ -448,7 +586,34 @@ def _checked(data, n_leaves, settings, device):
     return data, pick_device(device)
 
 
-def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start) -> Tree:
+def _checked_executor(executor, workers, device, ray_address) -> int:
+    """The number of workers for ``executor`` (checked; a clear error for a bad value)."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, numbers.Integral)
+                                or workers < 1):
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    if ray_address is not None and executor != "ray":
+        raise ValueError("ray_address is for executor='ray'")
+    if executor == "inline":
+        if workers not in (None, 1):
+            raise ValueError(f"the inline executor trains one split at a time; workers={workers} needs "
+                             "executor='processes' or 'ray'")
+        return 1
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError("executor='ray' needs Ray: pip install ray") from None
+    if workers is not None:
+        return int(workers)
+    if device.type == "cuda":
+        return 1 if device.index is not None else max(torch.cuda.device_count(), 1)
+    return os.cpu_count() or 1
+
+
+def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start,
+               executor="inline", workers=1, ray_address=None) -> Tree:
     ckpt = Path(run_dir) / "tree.pt" if run_dir is not None else None
     s = settings
     digest = data_digest(data.images)
@@ -468,6 +633,9 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on
             what = "; ".join(f"{k}: {old.get(k)!r} in the checkpoint, {new[k]!r} now" for k in diff)
             raise ValueError(f"the checkpoint in {run_dir} was grown with other settings ({what}); "
                              "resume with the same settings or use another run_dir")
+        if tree.seeding != "path" and executor != "inline":
+            raise ValueError(f"the checkpoint in {run_dir} was started by an older version that seeds splits by "
+                             "their order of growth; resume it with executor='inline' (or start a new run_dir)")
         if tree.device and torch.device(tree.device).type != device.type:
             log.warning("resuming a tree grown on %s on %s: the result will not match an uninterrupted run "
                         "bit for bit", tree.device, device)
@@ -478,88 +646,170 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on
     if tree is None:
         tree = Tree(len(data), data.images.shape[1:], s, data.labels, getattr(data, "class_names", None))
         tree.data_digest = digest
-        root = Node(0, None, 0, torch.ones(len(data)))
+        root = Node(0, None, 0, torch.ones(len(data)), path="")
         root.real = _real_samples(X, root.membership, s.n_samples, _seed(s.seed, "real", 0))
         tree.nodes.append(root)
     tree.device = str(device)
     env = run_environment(device)
+    if executor != "inline":
+        env = {**env, "executor": executor, "workers": workers}
     if not tree.envs or tree.envs[-1] != env:   # every machine (and thread count) the tree was grown on
         tree.envs.append(env)
     tree.env = env
     if on_start is not None:
         on_start(tree)
-
-    def save(event):
-        if ckpt is not None:
-            tree.save(ckpt)
-        if callback is not None:
-            callback(tree, event)
-
-    outer = progress_bar(total=n_leaves - 1, initial=len(tree.splits), desc="splits", disable=not progress)
-    while tree.n_leaves < n_leaves:
-        t_start = time.perf_counter()
-        if tree.pending is None:
-            leaves = tree.leaves()
-            k = max(leaves, key=lambda i: tree.nodes[i].mass)
-            tree.pending = {"node": k, "s_l": None, "t": -1}
-        p = tree.pending
-        node = tree.nodes[p["node"]]
-        s_k = node.membership.to(device)
-        if p["t"] < 0:  # raw split
-            res = _train_with_retries(
-                lambda: raw_split(X, s_k, s, device, desc=f"node {node.id} raw split", progress=progress),
-                s, node, "raw", (node.id, "raw"), node.mass)
-            p.update(s_l=res.s_l.cpu(), t=0)
-            node.history.append(res.s_l.cpu())
-            node.split_fakes.append(res.fake)
-            node.split_logs.append(_stage_log("raw", res))
-            tree.seconds += time.perf_counter() - t_start
-            save({"node": node.id, "stage": "raw"})
-            t_start = time.perf_counter()
-        while p["t"] < s.refinements:
-            t = p["t"] + 1
-            s_l = p["s_l"].to(device)
-            res = _train_with_retries(
-                lambda: refine(X, s_l, s_k - s_l, s, device, desc=f"node {node.id} refinement {t}",
-                               progress=progress),
-                s, node, f"refinement {t}", (node.id, "ref", t), node.mass, may_skip=True)
-            h_old = split_entropy(s_l, s_k)
-            if res is None:  # every try failed: this refinement is skipped, the split stays as it was
-                change, h_new, accepted, fake = None, h_old, False, node.split_fakes[-1]
-            else:
-                change = float((res.s_l - s_l).abs().sum())
-                h_new = split_entropy(res.s_l, s_k)
-                accepted = not (s.refine_guard and h_new > h_old)
-                if not accepted:
-                    log.info("node %d: refinement %d made the split less decisive (entropy %.3f -> %.3f bits); "
-                             "keeping the previous memberships", node.id, t, h_old, h_new)
-                fake = res.fake
-            kept = res.s_l.cpu() if accepted else p["s_l"]
-            p.update(s_l=kept, t=t)
-            node.history.append(kept)
-            node.split_fakes.append(fake)
-            node.split_logs.append({**_stage_log(f"refinement {t}", res), "change": change,
-                                    "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
-            tree.seconds += time.perf_counter() - t_start
-            t_start = time.perf_counter()
-            if s.refine_tol is not None and change is not None and change < s.refine_tol:  # a failure is no convergence
-                log.info("node %d: refinement %d changed %.1f images' mass (< %s); stopping refinements",
-                         node.id, t, change, s.refine_tol)
-                p["t"] = s.refinements
-            save({"node": node.id, "stage": f"refinement {t}"})
-        # finish the split: create the children
-        s_l = p["s_l"]
-        s_m = node.membership - s_l
-        ids = (len(tree.nodes), len(tree.nodes) + 1)
-        fakes = node.split_fakes[-1]
-        for j, (cid, m) in enumerate(zip(ids, (s_l, s_m))):
-            child = Node(cid, node.id, node.depth + 1, m.clone(), generated=fakes[j])
-            child.real = _real_samples(X, m, s.n_samples, _seed(s.seed, "real", cid))
-            tree.nodes.append(child)
-        node.children = ids
-        tree.splits.append(node.id)
-        tree.pending = None
-        save({"node": node.id, "stage": "split done"})
-        outer.update(1)
-    outer.close()
+    grower = _Growth(tree, X, n_leaves, device, run_dir, progress, callback)
+    if executor == "inline":
+        grower.inline()
+    else:
+        from .parallel import make_executor
+        grower.parallel(lambda: make_executor(executor, X, s, device, workers, ray_address), workers)
     return tree
+
+
+class _Growth:
+    """Grows ``tree`` to ``n_leaves``: replays the growth order over finished splits, trains the rest."""
+
+    def __init__(self, tree, X, n_leaves, device, run_dir, progress, callback):
+        self.tree, self.X, self.n_leaves, self.device = tree, X, n_leaves, device
+        self.run_dir, self.progress, self.callback = run_dir, progress, callback
+        self.ckpt = Path(run_dir) / "tree.pt" if run_dir is not None else None
+        self.by_path = {n.path: n for n in tree.nodes}
+        self.t_wall = time.perf_counter()
+        self.bar = progress_bar(total=n_leaves - 1, initial=min(len(tree.splits), n_leaves - 1), desc="splits",
+                                disable=not progress)
+
+    def save(self, event):
+        now = time.perf_counter()
+        self.tree.wall += now - self.t_wall
+        self.t_wall = now
+        if self.ckpt is not None:
+            self.tree.save(self.ckpt)
+        if self.callback is not None:
+            self.callback(self.tree, event)
+
+    def key(self, node: Node):
+        return node.id if self.tree.seeding == "id" else seed_key(node.path)
+
+    def done(self) -> dict:
+        """path -> children masses, for every finished split (in the tree or spare)."""
+        t = self.tree
+        out = {t.nodes[k].path: tuple(t.nodes[c].mass for c in t.nodes[k].children) for k in t.splits}
+        for path, st in t.spare.items():
+            m = self.membership(path)
+            out[path] = (float(st["s_l"].sum()), float((m - st["s_l"]).sum()))
+        return out
+
+    def membership(self, path: str) -> torch.Tensor:
+        """A node's membership, from the tree or from the spare split above it."""
+        node = self.by_path.get(path)
+        if node is not None:
+            return node.membership
+        parent = self.membership(path[:-1])
+        s_l = self.tree.spare[path[:-1]]["s_l"]
+        return s_l.clone() if path[-1] == "0" else parent - s_l
+
+    def replay(self) -> str | None:
+        """Add the finished splits the growth order reaches; the path it needs next (None: complete)."""
+        from .schedule import replay
+        t = self.tree
+        order, _, blocked = replay(t.nodes[0].mass, self.done(), self.n_leaves)
+        for path in order[len(t.splits):]:   # the tree's splits are the order's first ones; the rest are spare
+            self.finish(self.by_path[path], t.spare.pop(path))
+        return blocked
+
+    def finish(self, node: Node, st: dict) -> None:
+        """Make the children of a trained split (the growth order has reached it)."""
+        t, s = self.tree, self.tree.settings
+        for name in ("history", "split_fakes", "split_logs", "retries"):
+            if getattr(node, name) is not st[name]:
+                setattr(node, name, list(st[name]))
+        s_l = st["s_l"]
+        ids = (len(t.nodes), len(t.nodes) + 1)
+        fakes = node.split_fakes[-1]
+        for j, (cid, m) in enumerate(zip(ids, (s_l, node.membership - s_l))):
+            child = Node(cid, node.id, node.depth + 1, m.clone(), generated=fakes[j], path=node.path + str(j))
+            key = cid if t.seeding == "id" else seed_key(child.path)
+            child.real = _real_samples(self.X, m, s.n_samples, _seed(s.seed, "real", key))
+            t.nodes.append(child)
+            self.by_path[child.path] = child
+        node.children = ids
+        t.splits.append(node.id)
+        t.pending = None
+        if self.run_dir is not None:
+            partial_file(self.run_dir, node.path).unlink(missing_ok=True)
+        self.save({"node": node.id, "stage": "split done"})
+        self.bar.update(1)
+
+    # -- one split at a time, in this process (checkpoints after every stage, in tree.pt) --
+    def inline(self) -> None:
+        t = self.tree
+        while True:
+            if t.pending is None:
+                path = self.replay()
+                if path is None:
+                    break
+                node = self.by_path[path]
+                t.pending = {"node": node.id, "s_l": None, "t": -1}
+                saved = load_partial(partial_file(self.run_dir, path)) if self.run_dir is not None else None
+                if saved is not None:   # a worker of an interrupted parallel run got this far
+                    t.pending.update(s_l=saved["s_l"], t=saved["t"])
+                    node.history, node.split_fakes = saved["history"], saved["split_fakes"]
+                    node.split_logs, node.retries = saved["split_logs"], saved["retries"]
+            p = t.pending
+            node = t.nodes[p["node"]]
+            st = {"s_l": p["s_l"], "t": p["t"], "history": node.history, "split_fakes": node.split_fakes,
+                  "split_logs": node.split_logs, "retries": node.retries, "seconds": 0.0}
+            counted = [0.0]
+
+            def on_stage(st, stage, node=node, p=p):
+                t.seconds += st["seconds"] - counted[0]
+                counted[0] = st["seconds"]
+                p.update(s_l=st["s_l"], t=st["t"])
+                self.save({"node": node.id, "stage": stage})
+
+            split_node(self.X, node.membership, t.settings, self.device, self.key(node), f"node {node.id}", st,
+                       on_stage, progress=self.progress)
+            self.finish(node, st)
+        self.bar.close()
+
+    # -- several splits at once, ahead of the growth order --
+    def parallel(self, make_executor, workers: int) -> None:
+        from .schedule import next_jobs
+        t = self.tree
+        if t.pending is not None:   # an in-process split was interrupted: hand its stages to a worker
+            node = t.nodes[t.pending["node"]]
+            if self.run_dir is not None and t.pending["t"] >= 0:
+                save_partial(partial_file(self.run_dir, node.path), {
+                    "s_l": t.pending["s_l"], "t": t.pending["t"], "history": node.history,
+                    "split_fakes": node.split_fakes, "split_logs": node.split_logs, "retries": node.retries,
+                    "seconds": 0.0})
+            node.history, node.split_fakes, node.split_logs, node.retries = [], [], [], []
+            t.pending = None
+        if self.replay() is None:
+            self.bar.close()
+            return
+        ex = make_executor()
+        running: dict = {}   # handle -> path
+        try:
+            while True:
+                if self.replay() is None:
+                    break
+                busy = set(running.values())
+                for path in next_jobs(t.nodes[0].mass, self.done(), busy, self.n_leaves, workers - len(busy)):
+                    partial = partial_file(self.run_dir, path) if self.run_dir is not None else None
+                    job = {"membership": self.membership(path), "key": seed_key(path), "label": f"node {path!r}",
+                           "state": load_partial(partial) if partial is not None else None,
+                           "partial": None if partial is None else str(partial)}
+                    running[ex.submit(job)] = path
+                    log.info("training the split of node %r (%d running)", path, len(running))
+                self.bar.set_postfix_str(f"{len(running)} training")
+                for handle, st in ex.wait(list(running)):
+                    path = running.pop(handle)
+                    t.spare[path] = st
+                    t.seconds += st["seconds"]
+                    log.info("split of node %r trained in %.0f s", path, st["seconds"])
+                    self.save({"path": path, "stage": "split trained"})
+        finally:
+            ex.close()
+            self.bar.close()

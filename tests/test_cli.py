@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hcmgan_lite import Tree
 from hcmgan_lite.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,18 @@ def test_second_fit_resumes_without_training(run_dir, capsys, caplog, monkeypatc
     assert "| HC-MGAN |" in capsys.readouterr().out and (run_dir / "report.md").is_file()
 
 
+def test_worker_processes_grow_the_same_tree_and_resume_a_finished_run(run_dir, tmp_path):
+    other = tmp_path / "parallel"
+    r = cli(*FIT, "--run-dir", str(other), "--no-report", "--executor", "processes", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    a, b = Tree.load(run_dir), Tree.load(other)
+    assert a.splits == b.splits and all(torch.equal(x.membership, y.membership) for x, y in zip(a.nodes, b.nodes))
+    assert b.env["executor"] == "processes" and not list(other.glob("partial/*"))
+    before = (run_dir / "tree.pt").stat().st_mtime_ns   # the inline run, resumed by workers: nothing to do
+    assert main([*FIT, "--run-dir", str(run_dir), "--no-report", "--executor", "processes"]) == 0
+    assert (run_dir / "tree.pt").stat().st_mtime_ns == before
+
+
 def test_fit_with_another_configuration_is_refused(run_dir, capsys):
     args = [a if a != "refinements=1" else "refinements=2" for a in FIT]
     assert main([*args, "--run-dir", str(run_dir)]) == 2
@@ -89,6 +102,9 @@ def test_unknown_setting_exits_2():
     (["--set", "seed=3"], "use --seed instead of --set seed=..."),
     (["--profile", "quick", "--clusters", "1"], "n_clusters (--clusters) must be an integer >= 2, got 1"),
     (["--data-root", "/nonexistent/hcmgan"], "data root /nonexistent/hcmgan does not exist"),
+    (["--executor", "processes", "--workers", "0"], "workers must be a positive integer or None, got 0"),
+    (["--workers", "2"], "the inline executor trains one split at a time; workers=2 needs"),
+    (["--ray-address", "auto"], "ray_address is for executor='ray'"),
 ])
 def test_fit_errors_exit_2(args, msg, tmp_path, capsys):
     code = main(["fit", "fashion-mnist", "--run-dir", str(tmp_path / "run"), "--device", "cpu",

@@ -252,10 +252,10 @@ def test_damaged_checkpoint_gives_clear_error(grown, data, settings, tmp_path, d
 
 
 @pytest.mark.parametrize("edit,msg", [
-    (dict(version=0), "unknown file format version 0; this library reads versions 1 to 1"),
+    (dict(version=0), "unknown file format version 0; this library reads versions 1 to 2"),
     (dict(version="1"), "unknown file format version '1'"),
     (dict(version=None), "unknown file format version None"),
-    (dict(version=7), r"newer version \(file format 7, this library reads up to 1\); upgrade"),
+    (dict(version=7), r"newer version \(file format 7, this library reads up to 2\); upgrade"),
     (dict(format="something-else"), "format tag 'hcmgan-lite-tree' missing"),
     (dict(nodes=None), "incomplete tree file: the entry 'nodes' is missing"),
     (dict(settings={"lr_g": 1e-4, "warp_drive": 9}), "settings this version cannot use .unknown setting 'warp_drive'"),

@@ -1,0 +1,294 @@
+"""Growth that does not depend on the schedule: the same tree from every executor, in any order.
+
+The scheduling rules are checked on masses alone (against a brute-force
+sequential growth); the executors on real, tiny trainings (CPU, one thread per
+worker, as the in-process reference); a parallel run is killed with SIGKILL and
+resumed; interrupted runs are resumed with another executor.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import hcmgan_lite.tree as tree_mod
+from hcmgan_lite import Tree, get_settings, grow_tree, load_fashion_mnist
+from hcmgan_lite.schedule import next_jobs, replay, simulate
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+CPU = torch.device("cpu")
+TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,
+            min_steps=12, log_every=4, refinements=1, n_samples=4)
+
+
+# ---- the rules, on masses -----------------------------------------------------------------
+
+def _world(seed: int, depth: int = 7):
+    """Children masses for every path down to ``depth``: a random tree of splits."""
+    rng = random.Random(seed)
+    kids, todo = {}, [("", 1000.0)]
+    while todo:
+        p, m = todo.pop()
+        if len(p) < depth:
+            r = rng.choice([0.5, rng.uniform(0.05, 0.95)])   # ties happen too
+            kids[p] = (m * r, m - m * r)
+            todo += [(p + "0", m * r), (p + "1", m - m * r)]
+    return kids
+
+
+def _sequential(kids, n_leaves):
+    """The growth order of grow_tree itself: split the heaviest leaf, ties to the lowest node id."""
+    leaves, order = [("", 1000.0)], []   # in creation (= node id) order
+    while len(order) + 1 < n_leaves:
+        i = max(range(len(leaves)), key=lambda j: (leaves[j][1], -j))
+        p, _ = leaves[i]
+        leaves[i] = (None, -1.0)
+        order.append(p)
+        leaves += [(p + "0", kids[p][0]), (p + "1", kids[p][1])]
+    return order
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_replay_is_the_sequential_order_and_speculation_never_drops_a_needed_split(seed):
+    kids = _world(seed)
+    rng = random.Random(100 + seed)
+    n = rng.randint(2, 14)
+    order = _sequential(kids, n)
+    assert replay(1000.0, kids, n) == (order, replay(1000.0, kids, n)[1], None)
+    for _ in range(30):
+        # any set of finished splits a parallel run can have: each one's parent finished first
+        done = {}
+        for p in sorted(kids, key=len):
+            if (p == "" or p[:-1] in done) and rng.random() < 0.6:
+                done[p] = kids[p]
+        got, _, blocked = replay(1000.0, done, n)
+        assert got == order[:len(got)] and (blocked is None) == (len(got) == n - 1)
+        if blocked is None:
+            assert next_jobs(1000.0, done, set(), n, 4) == []
+            continue
+        assert blocked == order[len(got)]
+        running = {p for p in order if p not in done and rng.random() < 0.3}
+        free = rng.randint(1, 6)
+        jobs = next_jobs(1000.0, done, running, n, free)
+        assert len(jobs) <= free and not set(jobs) & (running | set(done))
+        if blocked not in running:
+            assert jobs[0] == blocked
+        # the rule may only leave out leaves the order provably never splits
+        every = next_jobs(1000.0, done, running, n, 10 ** 6)
+        frontier = {p for p in order if p not in done and (p == "" or p[:-1] in done)}
+        assert frontier - running <= set(every)
+
+
+def test_simulated_schedule():
+    kids = _world(3)
+    secs = lambda p, m: m / 100   # noqa: E731 - time proportional to mass, as at the paper's schedule
+    one = simulate(1000.0, lambda p, m: kids[p], secs, 10, 1)
+    order = _sequential(kids, 10)
+    assert one.wall == pytest.approx(sum(sum(kids[p]) / 100 for p in order))   # a node's mass: its children's
+    assert one.wasted == 0 and one.work == pytest.approx(one.wall)
+    walls = [simulate(1000.0, lambda p, m: kids[p], secs, 10, w).wall for w in (1, 2, 4, 8)]
+    assert walls == sorted(walls, reverse=True) and walls[-1] < walls[0]
+    critical = max(sum(kids[p[:i]][0] + kids[p[:i]][1] for i in range(len(p) + 1)) / 100 for p in order)
+    assert walls[-1] >= critical - 1e-9   # nothing beats the longest chain of splits
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        simulate(1000.0, lambda p, m: kids[p], secs, 10, 0)
+
+
+# ---- real trainings ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_fashion_mnist(DATA_ROOT).subset(classes=[0, 1, 8, 5], per_class=50)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return get_settings("quick", **TINY)
+
+
+@pytest.fixture(scope="module")
+def sequential(data, settings):
+    return grow_tree(data, 5, settings, CPU, progress=False)
+
+
+def identical(a: Tree, b: Tree) -> bool:
+    return (a.splits == b.splits and len(a.nodes) == len(b.nodes)
+            and all(x.path == y.path and torch.equal(x.membership, y.membership) and torch.equal(x.real, y.real)
+                    and torch.equal(x.generated if x.generated is not None else torch.zeros(0),
+                                    y.generated if y.generated is not None else torch.zeros(0))
+                    for x, y in zip(a.nodes, b.nodes)))
+
+
+def test_worker_processes_grow_the_sequential_tree(data, settings, sequential, tmp_path):
+    tree = grow_tree(data, 5, settings, CPU, run_dir=tmp_path, progress=False, executor="processes", workers=2)
+    assert identical(tree, sequential) and identical(Tree.load(tmp_path), sequential)
+    assert tree.env["executor"] == "processes" and tree.env["workers"] == 2
+    assert not list(tmp_path.glob("partial/*"))   # finished splits leave no partial files
+
+
+def test_ray_grows_the_sequential_tree(data, settings, sequential):
+    pytest.importorskip("ray")
+    tree = grow_tree(data, 5, settings, CPU, progress=False, executor="ray", workers=2)
+    assert identical(tree, sequential)
+
+
+def test_spare_splits_are_used_when_the_tree_grows_further(data, settings, tmp_path, monkeypatch):
+    grow_tree(data, 5, settings, CPU, run_dir=tmp_path, progress=False, executor="processes", workers=3)
+    spare = set(Tree.load(tmp_path).spare)
+    trained = []
+    real_split = tree_mod.split_node
+    monkeypatch.setattr(tree_mod, "split_node", lambda X, m, s, d, key, *a, **k: (trained.append(key),
+                                                                                  real_split(X, m, s, d, key, *a, **k))[1])
+    bigger = grow_tree(data, 7, settings, CPU, run_dir=tmp_path, progress=False)
+    assert not {tree_mod.seed_key(p) for p in spare} & set(trained)
+    monkeypatch.undo()
+    assert identical(bigger, grow_tree(data, 7, settings, CPU, progress=False))
+
+
+def test_interrupted_runs_resume_with_another_executor(data, settings, sequential, tmp_path):
+    def stop_at(event_stage):
+        def cb(tree, event):
+            if event.get("stage") == event_stage:
+                raise KeyboardInterrupt
+        return cb
+
+    a, b = tmp_path / "parallel-then-inline", tmp_path / "inline-then-parallel"
+    with pytest.raises(KeyboardInterrupt):
+        grow_tree(data, 5, settings, CPU, run_dir=a, progress=False, executor="processes", workers=2,
+                  callback=stop_at("split trained"))
+    assert Tree.load(a).spare
+    assert identical(grow_tree(data, 5, settings, CPU, run_dir=a, progress=False), sequential)
+
+    seen = []
+
+    def second_raw(tree, event):
+        seen.append(event)
+        if event.get("stage") == "raw" and event["node"] != 0:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        grow_tree(data, 5, settings, CPU, run_dir=b, progress=False, callback=second_raw)
+    assert Tree.load(b).pending["t"] == 0
+    assert identical(grow_tree(data, 5, settings, CPU, run_dir=b, progress=False, executor="processes",
+                               workers=2), sequential)
+
+
+CHILD = """
+import sys
+import torch
+torch.set_num_threads(1)
+from hcmgan_lite import get_settings, grow_tree, load_fashion_mnist
+if __name__ == "__main__":
+    data = load_fashion_mnist().subset(classes=[0, 1, 8, 5], per_class=50)
+    grow_tree(data, 5, get_settings("quick", **{settings!r}), "cpu", run_dir=sys.argv[1], progress=False,
+              executor="processes", workers=2)
+"""
+CHILD_SETTINGS = dict(TINY, refinements=3, max_steps=24, min_steps=24, seed=5)
+
+
+def _children_of(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
+def test_killed_parallel_run_resumes_to_the_sequential_tree(data, tmp_path):
+    run = tmp_path / "run"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(settings=CHILD_SETTINGS))
+    env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT), OMP_NUM_THREADS="1")
+    victim = subprocess.Popen([sys.executable, str(script), str(run)], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reference = grow_tree(data, 5, get_settings("quick", **CHILD_SETTINGS), CPU, progress=False)
+    deadline = time.monotonic() + 240
+    while not ((run / "partial").is_dir() and any((run / "partial").glob("node-*.pt"))):
+        assert victim.poll() is None and time.monotonic() < deadline, victim.communicate()[0]
+        time.sleep(0.01)
+    time.sleep(random.Random(os.urandom(8)).uniform(0.0, 1.0))
+    workers = _children_of(victim.pid)
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait() == -signal.SIGKILL, "the run ended before it was killed"
+    at_kill = Tree.load(run) if (run / "tree.pt").exists() else None
+    where = (f"at the kill: {at_kill}, spare {sorted(at_kill.spare) if at_kill else None}, partial "
+             f"{sorted(p.name for p in (run / 'partial').glob('*'))}")
+    t0 = time.monotonic()   # the workers notice that their parent is gone and stop
+    while any(_alive(w) for w in workers):
+        assert time.monotonic() - t0 < 10, f"worker processes {workers} outlived their parent"
+        time.sleep(0.1)
+    out = subprocess.run([sys.executable, str(script), str(run)], env=env, cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, f"{where}\n{out.stdout}{out.stderr}"
+    assert identical(Tree.load(run), reference), where
+    print(where)
+
+
+# ---- bad input and old files ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(executor="threads"), "executor must be one of inline, processes, ray, got 'threads'"),
+    (dict(executor="processes", workers=0), "workers must be a positive integer or None, got 0"),
+    (dict(executor="processes", workers=1.5), "workers must be a positive integer"),
+    (dict(workers=2), "the inline executor trains one split at a time; workers=2 needs"),
+    (dict(executor="processes", ray_address="auto"), "ray_address is for executor='ray'"),
+])
+def test_bad_executor_arguments(data, settings, kw, msg, tmp_path):
+    with pytest.raises(ValueError, match=msg):
+        grow_tree(data, 3, settings, CPU, run_dir=tmp_path / "run", progress=False, **kw)
+    assert not (tmp_path / "run").exists()
+
+
+def test_version_1_files_load_with_paths_and_resume_only_in_process(data, settings, tmp_path):
+    tree = grow_tree(data, 3, settings, CPU, progress=False)
+    d = tree.state_dict()
+    d["version"] = 1
+    for k in ("seeding", "spare", "wall"):
+        del d[k]
+    for n in d["nodes"]:
+        del n["path"]
+    (tmp_path / "run").mkdir()
+    torch.save(d, tmp_path / "run" / "tree.pt")
+    old = Tree.load(tmp_path / "run")
+    assert old.seeding == "id" and [n.path for n in old.nodes] == [n.path for n in tree.nodes]
+    assert old.wall == old.seconds and old.spare == {}
+    with pytest.raises(ValueError, match="older version that seeds splits by their order of growth"):
+        grow_tree(data, 4, settings, CPU, run_dir=tmp_path / "run", progress=False, executor="processes")
+
+
+def test_schedule_figure_draws_every_split_of_every_panel():
+    import matplotlib
+    matplotlib.use("Agg")
+    from hcmgan_lite.figures import schedule_figure
+    kids = _world(4)
+    sims = [simulate(1000.0, lambda p, m: kids[p], lambda p, m: m, 8, w) for w in (1, 3)]
+    fig = schedule_figure(sims, unit="s")
+    axes = fig.axes
+    assert len(axes) == 2 and [len(ax.patches) for ax in axes] == [len(s.jobs) for s in sims]
+    assert axes[0].get_title(loc="left").startswith("1 worker: ") and axes[1].get_title(loc="left").startswith("3 workers: ")
+    assert len(sims[0].jobs) == 7 and all(used for *_, used in sims[0].jobs)
