@@ -97,7 +97,8 @@ def simulate_paper(workers=(1, 2, 4, 8)) -> dict | None:
 
 def markdown(res) -> str:
     L = [f"# Parallel growth on {res['machine']}", "",
-         f"{res['images']:,} Fashion-MNIST images, {res['leaves']} leaves, {res['profile']} profile, seed 0, "
+         f"{res['images']:,} Fashion-MNIST images, {res['leaves']} leaves, {res['profile']} profile "
+         f"({res['steps'][0]}-{res['steps'][1]} steps per GAN), seed 0, "
          f"torch {res['torch']}, load average before/after {res['load_before']} / {res['load_after']}."
          + (" **--small run: tiny networks, not a measurement.**" if res["small"] else ""), "",
          "| executor | workers × threads | wall time | speed-up | identical to inline, 1 thread | ACC |",
@@ -126,6 +127,7 @@ def main(argv=None) -> int:
     ap.add_argument("--executors", default=",".join(EXECUTORS))
     ap.add_argument("--leaves", type=int, default=10)
     ap.add_argument("--per-class", type=int, default=1000)
+    ap.add_argument("--max-steps", type=int, default=None, help="cap on the steps per GAN (default: the profile's)")
     ap.add_argument("--small", action="store_true", help="tiny networks and 40 images per class: checks it runs")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args(argv)
@@ -137,9 +139,12 @@ def main(argv=None) -> int:
         names.insert(0, "inline-1t")   # the reference
     cores = os.cpu_count() or 1
     settings = get_settings("quick", **(SMALL if args.small else {}))
+    if args.max_steps:
+        settings = settings.replace(max_steps=args.max_steps, min_steps=min(settings.min_steps, args.max_steps))
     data = load_fashion_mnist().subset(per_class=40 if args.small else args.per_class)
     res = {"machine": f"{platform.processor() or platform.machine()}, {cores} CPU cores", "torch": torch.__version__,
            "images": len(data), "leaves": args.leaves, "profile": "quick", "small": args.small,
+           "steps": [settings.min_steps, settings.max_steps],
            "load_before": [round(v, 2) for v in os.getloadavg()], "runs": []}
     reference = None
     for name in names:

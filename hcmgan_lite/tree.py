@@ -128,6 +128,19 @@ class Tree:
     def __repr__(self) -> str:
         return f"Tree({self.n_leaves} leaves, {len(self.nodes)} nodes, {self.n_images} images)"
 
+    def extended(self) -> "Tree":
+        """A copy with every spare split that the growth order reaches added, without training.
+
+        A tree grown by several workers (``executor="processes"`` or ``"ray"``) may hold splits
+        trained ahead of the growth order (``spare``); the copy carries those the order reaches
+        next, as extra leaves for deeper cuts (the explorer's, say). ``self`` is left as it is.
+        """
+        import copy
+        t = copy.deepcopy(self)
+        if t.spare and t.seeding == "path" and t.pending is None:
+            _Growth(t, None, len(t.splits) + len(t.spare) + 1, None, None, False, None).replay()
+        return t
+
     # ---- persistence --------------------------------------------------
     def state_dict(self) -> dict:
         return {
@@ -505,6 +518,12 @@ def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, k
     return st
 
 
+def child_reals(X, membership, s_l, s: Settings, path: str) -> list:
+    """The real images kept for the two children of the split at ``path`` (seeded by their paths)."""
+    return [_real_samples(X, m, s.n_samples, _seed(s.seed, "real", seed_key(path + str(j))))
+            for j, m in enumerate((s_l, membership - s_l))]
+
+
 def partial_file(run_dir, path: str) -> Path:
     """Where a split trained by a worker keeps its finished stages (one file per node path)."""
     return Path(run_dir) / "partial" / f"node-{path or 'root'}.pt"
@@ -727,10 +746,16 @@ class _Growth:
         s_l = st["s_l"]
         ids = (len(t.nodes), len(t.nodes) + 1)
         fakes = node.split_fakes[-1]
+        if t.seeding == "path" and st.get("real") is not None:   # drawn by the worker that trained it
+            reals = st["real"]
+        elif t.seeding == "path":
+            reals = child_reals(self.X, node.membership, s_l, s, node.path)
+        else:
+            reals = [_real_samples(self.X, m, s.n_samples, _seed(s.seed, "real", cid))
+                     for cid, m in zip(ids, (s_l, node.membership - s_l))]
         for j, (cid, m) in enumerate(zip(ids, (s_l, node.membership - s_l))):
-            child = Node(cid, node.id, node.depth + 1, m.clone(), generated=fakes[j], path=node.path + str(j))
-            key = cid if t.seeding == "id" else seed_key(child.path)
-            child.real = _real_samples(self.X, m, s.n_samples, _seed(s.seed, "real", key))
+            child = Node(cid, node.id, node.depth + 1, m.clone(), generated=fakes[j], path=node.path + str(j),
+                         real=reals[j])
             t.nodes.append(child)
             self.by_path[child.path] = child
         node.children = ids
@@ -799,6 +824,7 @@ class _Growth:
                 for path in next_jobs(t.nodes[0].mass, self.done(), busy, self.n_leaves, workers - len(busy)):
                     partial = partial_file(self.run_dir, path) if self.run_dir is not None else None
                     job = {"membership": self.membership(path), "key": seed_key(path), "label": f"node {path!r}",
+                           "path": path,
                            "state": load_partial(partial) if partial is not None else None,
                            "partial": None if partial is None else str(partial)}
                     running[ex.submit(job)] = path

@@ -145,3 +145,17 @@ def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
         tlog = gan.train(X, torch.ones(2, len(X)), 3, progress=False)
     assert tlog.steps == 3 and "running eagerly" in caplog.text
     assert gan.predict(X).shape == (40,)
+
+
+def test_parallel_bench_small_writes_results(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HCMGAN_PROGRESS": "0"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "parallel.py"), "--small", "--leaves", "4",
+                           "--executors", "inline-1t,processes", "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((tmp_path / "parallel-small.json").read_text())
+    assert [r["executor"] for r in res["runs"]] == ["inline-1t", "processes"]
+    assert all(r["identical"] for r in res["runs"])          # one thread per worker: the same tree
+    assert [r["workers"] for r in res["simulated"]] == [1, 2, 4, 8]
+    assert all(r["wall_s"] > 0 for r in res["simulated"])
+    assert "| processes |" in (tmp_path / "parallel-small.md").read_text()

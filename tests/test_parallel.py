@@ -5,6 +5,7 @@ sequential growth); the executors on real, tiny trainings (CPU, one thread per
 worker, as the in-process reference); a parallel run is killed with SIGKILL and
 resumed; interrupted runs are resumed with another executor.
 """
+import copy
 import os
 import random
 import signal
@@ -16,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-import hcmgan_lite.tree as tree_mod
 from hcmgan_lite import Tree, get_settings, grow_tree, load_fashion_mnist
 from hcmgan_lite.schedule import next_jobs, replay, simulate
+from hcmgan_lite.training import SplitGAN
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
@@ -146,17 +147,40 @@ def test_ray_grows_the_sequential_tree(data, settings, sequential):
     assert identical(tree, sequential)
 
 
-def test_spare_splits_are_used_when_the_tree_grows_further(data, settings, tmp_path, monkeypatch):
-    grow_tree(data, 5, settings, CPU, run_dir=tmp_path, progress=False, executor="processes", workers=3)
-    spare = set(Tree.load(tmp_path).spare)
-    trained = []
-    real_split = tree_mod.split_node
-    monkeypatch.setattr(tree_mod, "split_node", lambda X, m, s, d, key, *a, **k: (trained.append(key),
-                                                                                  real_split(X, m, s, d, key, *a, **k))[1])
-    bigger = grow_tree(data, 7, settings, CPU, run_dir=tmp_path, progress=False)
-    assert not {tree_mod.seed_key(p) for p in spare} & set(trained)
-    monkeypatch.undo()
-    assert identical(bigger, grow_tree(data, 7, settings, CPU, progress=False))
+def _with_spares(tree: Tree, n_leaves: int) -> Tree:
+    """``tree`` cut back to ``n_leaves``, its later splits kept as spare (as workers ahead of the order leave them)."""
+    t = copy.deepcopy(tree)
+    keep = n_leaves - 1
+    for k in t.splits[keep:]:
+        node = t.nodes[k]
+        c0, c1 = (t.nodes[c] for c in node.children)
+        t.spare[node.path] = {"s_l": c0.membership.clone(), "t": len(node.history) - 1, "history": node.history,
+                              "split_fakes": node.split_fakes, "split_logs": node.split_logs,
+                              "retries": node.retries, "seconds": 0.0, "real": [c0.real, c1.real]}
+        node.children, node.history, node.split_fakes, node.split_logs, node.retries = None, [], [], [], []
+    t.splits = t.splits[:keep]
+    t.nodes = t.nodes[:1 + 2 * keep]
+    return t
+
+
+def test_spare_splits_are_used_without_training(data, settings, tmp_path, monkeypatch):
+    seven = grow_tree(data, 7, settings, CPU, progress=False)
+    five = _with_spares(seven, 5)
+    assert five.n_leaves == 5 and len(five.spare) == 2
+    assert identical(five.extended(), seven) and five.n_leaves == 5 and len(five.spare) == 2   # a copy
+    five.save(tmp_path / "tree.pt")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a spare split was trained again")
+    monkeypatch.setattr(SplitGAN, "train", refuse)
+    assert identical(grow_tree(data, 7, settings, CPU, run_dir=tmp_path, progress=False), seven)
+    assert Tree.load(tmp_path).spare == {}
+
+
+def test_parallel_runs_keep_what_they_trained_ahead(data, settings, tmp_path):
+    tree = grow_tree(data, 5, settings, CPU, run_dir=tmp_path, progress=False, executor="processes", workers=3)
+    deeper = tree.extended()   # whatever the workers trained ahead: the sequential tree of that size
+    assert deeper.n_leaves >= 5 and identical(deeper, grow_tree(data, deeper.n_leaves, settings, CPU, progress=False))
 
 
 def test_interrupted_runs_resume_with_another_executor(data, settings, sequential, tmp_path):

@@ -27,7 +27,8 @@
 #   $M > m$ must have been split at least $\lceil M/m \rceil - 1$ times before;
 #   if those counts reach $R$, $c$ is not trained. Splits trained but never
 #   reached are kept (`tree.spare`): growing the same run to more leaves uses
-#   them without training.
+#   them without training, and `tree.extended()` returns a copy with those the
+#   order reaches added, for deeper cuts in the explorer.
 #
 # Choose the executor with one argument; the default trains one split at a
 # time in the calling process, as before:
@@ -155,8 +156,10 @@ Markdown(bench.read_text().split("\n", 1)[1] if bench.exists() else "(no committ
 #     --executor processes --run-dir runs/fmnist-paper
 # ```
 #
-# **A Ray cluster.** Install Ray on every machine (`pip install ray`, it is in
-# `requirements.txt`), start the head and the workers, then run the same
+# **A Ray cluster.** Install this project's requirements on every machine
+# (Ray is among them) with `hcmgan_lite` importable there (the same checkout on
+# `PYTHONPATH`; the images travel through Ray's object store), start the head
+# and the workers, then run the same
 # command with the Ray executor on the head; every split becomes a Ray task
 # asking for one GPU, Ray places it and retries it if its machine is lost:
 #
