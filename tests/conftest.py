@@ -128,3 +128,13 @@ def book_browser():
         server.shutdown()
         server.server_close()
         profile.cleanup()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module's tests: faster on a busy machine, and what subprocesses and workers use."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

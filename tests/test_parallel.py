@@ -24,6 +24,7 @@ from hcmgan_lite.training import SplitGAN
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
 CPU = torch.device("cpu")
+pytestmark = pytest.mark.usefixtures("one_thread")   # the workers train with one thread: compare like with like
 TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,
             min_steps=12, log_every=4, refinements=1, n_samples=4)
 
@@ -102,14 +103,6 @@ def test_simulated_schedule():
 
 
 # ---- real trainings ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def data():
