@@ -174,6 +174,36 @@ def refinement_chain(X, s_l, s_m, settings, n: int, guard: bool = False, seed: i
     return {"history": history, "kept": kept, "results": results, "seconds": seconds}
 
 
+def refinement_summary(splits: list[dict]) -> dict:
+    """Over the splits refined by ``benchmarks/refine_splits.py``: how many there were, how many rose in purity
+    after the last refinement, the mean and range of the change, and how many the guard would have kept."""
+    d = [sp["stages"][-1]["purity"] - sp["stages"][0]["purity"] for sp in splits]
+    return {"n": len(d), "rose": sum(x > 0 for x in d), "mean_change": float(np.mean(d)) if d else None,
+            "min_change": min(d, default=None), "max_change": max(d, default=None),
+            "kept_by_guard": sum(bool(sp["stages"][-1]["guard_keeps"]) for sp in splits)}
+
+
+def refinement_markdown(res: dict) -> str:
+    """A table of one tree's splits (largest first): images, steps, purity after the raw split and after each
+    refinement, whether the guard keeps the last one; then a sentence from :func:`refinement_summary`."""
+    splits = sorted(res["splits"], key=lambda sp: -sp["mass"])
+    n_ref = res["refinements"]
+    head = ["split", "images", "steps (raw)", "purity raw"] + [f"after refinement {t}" for t in range(1, n_ref + 1)]
+    lines = ["| " + " | ".join(head + ["change", "guard keeps it"]) + " |", "|" + "---|" * (len(head) + 2)]
+    for sp in splits:
+        st = sp["stages"]
+        lines.append("| " + " | ".join([sp["path"] or "root", f"{sp['mass']:,.0f}", str(st[0]["steps"])]
+                                       + [f"{x['purity']:.3f}" for x in st]
+                                       + [f"{round(st[-1]['purity'] - st[0]['purity'], 3) + 0:+.3f}",
+                                          "yes" if st[-1]["guard_keeps"] else "no"]) + " |")
+    sm = refinement_summary(splits)
+    if sm["n"]:
+        lines += ["", f"Purity rose in {sm['rose']} of {sm['n']} splits; the change was {sm['mean_change']:+.3f} "
+                      f"on average (from {sm['min_change']:+.3f} to {sm['max_change']:+.3f}); the guard would keep "
+                      f"{sm['kept_by_guard']} of the {sm['n']} refinements."]
+    return "\n".join(lines)
+
+
 # ---- one split, watched closely (the ablations of the raw-split chapter) ----------------------
 def collapse_verdict(history: dict, settings) -> dict:
     """What the collapse check says of a finished training's log, without acting on it.
@@ -418,6 +448,7 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
            "environments": tree.envs,
            "torch": tree.env.get("torch", torch.__version__), "settings": tree.settings.to_dict(),
            "scores": tree_scores(tree), "splits": split_purities(tree),
+           "leaf_sizes": torch.bincount(tree.predict(), minlength=tree.n_leaves).tolist(),   # images per leaf (argmax)
            "retries": sum(len(n.retries) for n in tree.nodes)}
     if with_baselines and cfg.get("dataset") and tree.labels is not None:
         data = load_subset(cfg["dataset"], root, cfg.get("classes"), cfg.get("per_class"))
@@ -539,7 +570,8 @@ def seed_summary(reports: list[dict]) -> dict:
     out = {"seeds": [r["config"].get("seed") for r in reports], "n_images": reports[0]["n_images"],
            "device": sorted({r.get("device_name") or r["device"] for r in reports}),
            "seconds": _stats([r["seconds"] for r in reports]),
-           "retries": sum(r.get("retries", 0) for r in reports), "methods": {}}
+           "retries": sum(r.get("retries", 0) for r in reports), "methods": {},
+           "smallest_leaf": [min(r["leaf_sizes"]) for r in reports if r.get("leaf_sizes")]}
     named = [("HC-MGAN", [r["scores"]["final"] for r in reports])]
     for name in ("k-means", "ward"):
         named.append((name, [r["baselines"][name] for r in reports if name in r.get("baselines", {})]))
@@ -654,6 +686,85 @@ def result_rows(data: str, reports, command: str, name: str | None = None) -> li
                          "acc": m["acc"], "nmi": m["nmi"], "seconds": float(np.mean(secs)) if all(secs) else None,
                          "device": "CPU", "command": command, "paper": False})
     return rows
+
+
+def deep_baseline_rows(reports: list[dict], command: str) -> list[dict]:
+    """The results table's row for a deep-clustering baseline run by ``benchmarks/deep_baselines.py`` (one file per
+    seed, all of one method on the same images): ACC and NMI as mean ± sample std over the seeds."""
+    if not reports:
+        return []
+    r0, p = reports[0], reports[0]["params"]
+    schedule = (f"ClustPy {r0.get('clustpy', '?')} defaults on the pixels scaled to {r0.get('pixels', '[0, 1]')}: "
+                f"feed-forward autoencoder to {p['embedding_size']} dimensions, {p['pretrain_epochs']} pre-training "
+                f"and {p['clustering_epochs']} clustering epochs, batch {p['batch_size']}")
+    return [{"data": data_label(r0), "method": f"{r0['method']} (deep clustering baseline)", "schedule": schedule,
+             "seeds": [r["config"]["seed"] for r in reports],
+             "acc": _stats([r["scores"]["acc"] for r in reports]), "nmi": _stats([r["scores"]["nmi"] for r in reports]),
+             "seconds": float(np.mean([r["seconds"] for r in reports])),
+             "device": ", ".join(sorted({r.get("device_name") or r["device"] for r in reports})),
+             "command": command, "paper": False}]
+
+
+# The committed runs the results table shows besides the paper's rows and a live run: (label, folder under the
+# results folder, extra `fit` arguments of their command, whether the row brings its baselines).
+COMMITTED_SEEDS = (
+    ("HC-MGAN Lite, quick profile", "quick-cpu", "", True),
+    ("HC-MGAN Lite, quick with a fixed 1,600 steps per GAN", "steps1600-fixed",
+     "--set min_steps=1600 --set max_steps=1600", False),
+    ("HC-MGAN Lite, quick with the earlier cap of 600 steps per GAN", "quick600-cpu", "--set max_steps=600", False),
+    ("HC-MGAN Lite, quick with a classifier rate x10 (an extension, not in the paper)", "lrc10-cpu",
+     "--set lr_c=2e-4", False),
+)
+_FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed S --run-dir RUN --baselines`"
+_GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
+_DEEP = "`python benchmarks/deep_baselines.py {} --method idec --seeds {} --out book/results/deep-baselines`"
+
+
+def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
+    """The results table's rows for the reports committed under ``results`` (``book/results``): the seed folders of
+    :data:`COMMITTED_SEEDS` (grown with ``scripts/seeds.sh``), the IDEC baseline and the GPU runs, each with the
+    command that reproduces it. ``data_args``: the images' ``fit`` arguments (``"--per-class 1000"``)."""
+    results, out = Path(results), []
+    for label, folder, extra, with_baselines in COMMITTED_SEEDS:
+        reps = load_reports(sorted((results / folder).glob(f"{dataset}-s*.json")))
+        if reps:
+            args = " ".join(a for a in (data_args, extra) if a)
+            seeds = " ".join(str(r["config"]["seed"]) for r in reps)
+            cmd = f'`bash scripts/seeds.sh book/results/{folder} {dataset} "{args}" {seeds}`'
+            rows = result_rows(data_label(reps[0]), reps, cmd, label)
+            out += rows if with_baselines else rows[:1]
+    deep = load_reports(sorted((results / "deep-baselines").glob(f"{dataset}-idec-s*.json")))
+    out += deep_baseline_rows(deep, _DEEP.format(" ".join(a for a in (dataset, data_args) if a),
+                                                 " ".join(str(r["config"]["seed"]) for r in deep)))
+    for subset in ("all", "1000"):
+        reps = load_reports(sorted((results / "gpu-h100").glob(f"{dataset}-{subset}-s*.json")))
+        if reps:
+            data = dataset + (" --per-class 1000" if subset == "1000" else "")
+            out += result_rows(data_label(reps[0]), reps, _FIT.format(_GPU.format(data)),
+                               "HC-MGAN Lite, paper networks, GPU")
+    return out
+
+
+def row_verdict(rows: list[dict], label: str) -> str:
+    """A sentence comparing the results-table row called ``label`` with k-means and Ward on the same images
+    (of each, the row with the most seeds: k-means' result depends on its seed)."""
+    hc = next((r for r in rows if r["method"] == label or r["method"].startswith(label + " (")), None)
+    if hc is None:
+        return "no committed reports"
+    def bar(name):   # the baseline on the same images run with the most seeds (k-means depends on its seed)
+        same = [r for r in rows if r["method"].startswith(name) and r["data"] == hc["data"]]
+        return max(same, key=lambda r: len(r["seeds"] or []), default=None)
+    km, ward = bar("k-means"), bar("ward")
+    side = lambda m, b: "above" if hc[m]["mean"] > b[m]["mean"] else "below"   # noqa: E731
+    n = len(hc["seeds"])
+    out = f"{n} seed{'s' if n > 1 else ''}, ACC {hc['acc']['mean']:.3f} / NMI {hc['nmi']['mean']:.3f}"
+    for name, b, it in (("k-means'", km, " it"), ("Ward's", ward, "")):
+        if b is not None:
+            seeds = f" (mean of seeds {', '.join(map(str, b['seeds']))})" if len(b["seeds"] or []) > 1 else ""
+            out += (f"{' against' if b is km else ' and'} {name} {b['acc']['mean']:.3f} / {b['nmi']['mean']:.3f}"
+                    f"{seeds}{' on the same images' if b is km else ''} ({side('acc', b)}{it} in ACC, "
+                    f"{side('nmi', b)} in NMI)")
+    return out
 
 
 def data_label(report: dict) -> str:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -159,3 +160,70 @@ def test_parallel_bench_small_writes_results(tmp_path):
     assert [r["workers"] for r in res["simulated"]] == [1, 2, 4, 8]
     assert all(r["wall_s"] > 0 for r in res["simulated"])
     assert "| processes |" in (tmp_path / "parallel-small.md").read_text()
+
+
+# ---- the deep-clustering baseline (ClustPy is optional) -------------------------------------------------
+import deep_baselines  # noqa: E402
+
+
+def test_deep_baseline_without_clustpy_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "clustpy", None)          # import clustpy -> ImportError
+    with pytest.raises(SystemExit) as exc:
+        deep_baselines.main(["fashion-mnist", "--per-class", "5", "--out", str(tmp_path / "out")])
+    assert "pip install clustpy" in str(exc.value.code)
+    assert not (tmp_path / "out").exists()                     # refused before anything was written
+
+
+@pytest.mark.parametrize("args", [["--per-class", "0"], ["--pretrain-epochs", "0"], ["--method", "kmeans"]])
+def test_deep_baseline_bad_arguments_exit_2(tmp_path, args):
+    with pytest.raises(SystemExit) as exc:
+        deep_baselines.main(["mnist", *args, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+
+
+def test_deep_baseline_runs_and_writes_a_row(tmp_path, one_thread):
+    pytest.importorskip("clustpy")
+    out = tmp_path / "deep"
+    argv = ["fashion-mnist", "--per-class", "20", "--method", "idec", "--seeds", "0", "1", "--pretrain-epochs", "2",
+            "--clustering-epochs", "2", "--device", "cpu", "--out", str(out)]
+    assert deep_baselines.main(argv) == 0
+    reps = [json.loads(p.read_text()) for p in sorted(out.glob("fashion-mnist-idec-s*.json"))]
+    assert [r["config"]["seed"] for r in reps] == [0, 1] and all(r["n_images"] == 200 for r in reps)
+    assert all(0 < r["scores"]["acc"] <= 1 and r["params"]["pretrain_epochs"] == 2 for r in reps)
+    before = (out / "fashion-mnist-idec-s0.json").read_text()
+    assert deep_baselines.main(argv) == 0                      # finished seeds are kept, not run again
+    assert (out / "fashion-mnist-idec-s0.json").read_text() == before
+    from hcmgan_lite import experiments
+    row, = experiments.deep_baseline_rows(reps, "CMD")
+    assert row["data"] == "200 (20 per class)" and row["method"] == "IDEC (deep clustering baseline)"
+    assert row["acc"]["n"] == 2 and abs(row["acc"]["mean"] - np.mean([r["scores"]["acc"] for r in reps])) < 1e-12
+
+
+# ---- refinement of every split of a grown tree ---------------------------------------------------------
+import refine_splits  # noqa: E402
+
+TINY_TREE = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,
+                 min_steps=12, log_every=4, n_samples=4, refine_guard=False)
+
+
+def test_refine_splits_continues_each_split_as_a_refining_tree_would(tmp_path, one_thread):
+    from hcmgan_lite import experiments
+    from hcmgan_lite.metrics import majority_side_purity
+    root = os.environ.get("HCMGAN_DATA") or str(ROOT.parent / "shared" / "data")
+    kw = dict(per_class=10, progress=False, root=root, device="cpu", **TINY_TREE)
+    raw = experiments.fit("fashion-mnist", tmp_path / "raw", 3, "quick", 0, refinements=0, **kw)
+    refined = experiments.fit("fashion-mnist", tmp_path / "ref", 2, "quick", 0, refinements=1, **kw)
+    out = tmp_path / "r.json"
+    argv = [str(tmp_path / "raw"), "--refinements", "1", "--device", "cpu", "--data-root", root, "--out", str(out)]
+    assert refine_splits.main(argv + ["--max-splits", "1"]) == 0
+    assert len(json.loads(out.read_text())["splits"]) == 1                # the smaller split first
+    assert refine_splits.main(argv) == 0                                   # resumes with the other one
+    res = json.loads(out.read_text())
+    assert sorted(sp["path"] for sp in res["splits"]) == ["", "0" if raw.nodes[1].mass > raw.nodes[2].mass else "1"]
+    rsp = next(sp for sp in res["splits"] if sp["path"] == "")
+    node = refined.nodes[0]                  # the same root split, refined inside the growth: the same numbers
+    want = [majority_side_purity(h, node.membership - h, refined.labels) for h in node.history]
+    assert [st["purity"] for st in rsp["stages"]] == pytest.approx(want, abs=1e-12)
+    assert res["summary"]["n"] == 2 and 0 <= res["summary"]["rose"] <= 2
+    with pytest.raises(SystemExit):                                        # a tree grown with refinements
+        refine_splits.main([str(tmp_path / "ref"), "--device", "cpu", "--data-root", root, "--out", str(tmp_path / "x.json")])

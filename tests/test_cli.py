@@ -48,6 +48,9 @@ def test_report(run_dir, capsys):
     rep = json.loads((run_dir / "report.json").read_text())
     assert rep["n_leaves"] == 3 and rep["complete"] and rep["n_images"] == 200
     assert 0 <= rep["scores"]["final"]["acc"] <= 1 and len(rep["splits"]) == 2
+    # images per leaf under the argmax, recomputed from the memberships of the tree file
+    tree = Tree.load(run_dir)
+    assert rep["leaf_sizes"] == [int((tree.predict() == k).sum()) for k in range(3)] and sum(rep["leaf_sizes"]) == 200
     assert rep["settings"]["g_width"] == 8 and rep["settings"]["d_widths"] == [8, 16, 32]
     # where it was grown comes from the tree file, not from the process that writes the report
     assert rep["device"] == "cpu" and rep["torch"] == torch.__version__ and rep["device_name"]

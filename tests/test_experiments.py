@@ -1,5 +1,6 @@
 """Summaries over several runs (seeds): arithmetic checked by hand, and refusal of mixed data."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,9 @@ def test_seed_summary_mean_std_range(tmp_path):
     assert (acc["min"], acc["max"], acc["n"]) == (0.5, 0.7, 3)
     assert s["seconds"]["mean"] == pytest.approx(20) and s["retries"] == 3 and s["seeds"] == [0, 1, 2]
     assert s["methods"]["k-means"]["acc"]["n"] == 1 and s["methods"]["ward"]["nmi"]["mean"] == 0.25
+    assert s["smallest_leaf"] == []                      # reports without leaf sizes (older reports)
+    reps[1]["leaf_sizes"], reps[2]["leaf_sizes"] = [40, 0, 60], [50, 50]
+    assert experiments.seed_summary(reps)["smallest_leaf"] == [0, 50]
     table = experiments.seed_markdown(s)
     assert "| HC-MGAN | 3 | 0.600 ± 0.100 (0.500–0.700) | 0.300 ± 0.100 (0.200–0.400) |" in table
     assert "| k-means | 1 | 0.550 | 0.500 |" in table
@@ -172,3 +176,70 @@ def test_data_label_names_the_images():
     assert experiments.data_label(rep) == "10,000 (all)"
     rep["config"].update(classes=[3, 5])
     assert experiments.data_label(rep) == "10,000 (2 classes)"
+
+
+def test_deep_baseline_rows_mean_and_spread_over_seeds():
+    def rep(seed, acc, nmi):
+        return {"method": "IDEC", "config": {"dataset": "mnist", "per_class": None, "classes": None, "seed": seed},
+                "n_images": 10000, "pixels": "[0, 1]", "scores": {"acc": acc, "nmi": nmi}, "seconds": 60.0 * (seed + 1),
+                "params": {"pretrain_epochs": 100, "clustering_epochs": 150, "batch_size": 256, "embedding_size": 10},
+                "clustpy": "0.0.3", "device": "cpu", "device_name": "x86_64, 2 cores"}
+    assert experiments.deep_baseline_rows([], "CMD") == []
+    row, = experiments.deep_baseline_rows([rep(0, 0.5, 0.4), rep(1, 0.7, 0.6)], "CMD")
+    assert row["data"] == "10,000 (all)" and row["seeds"] == [0, 1] and row["seconds"] == 90.0
+    assert abs(row["acc"]["mean"] - 0.6) < 1e-12 and abs(row["acc"]["std"] - 0.1414213562) < 1e-9
+    assert "100 pre-training and 150 clustering epochs" in row["schedule"]
+    table = experiments.results_markdown([row])
+    assert "| 10,000 (all) | IDEC (deep clustering baseline) | 0, 1 | 0.600 ± 0.141 | 0.500 ± 0.141 | 1.5 min |" in table
+
+
+@pytest.mark.parametrize("ds,args", [("fashion-mnist", "--per-class 1000"), ("mnist", "")])
+def test_committed_rows_say_how_their_reports_were_grown(ds, args):
+    """Each committed seed row's command, run with today's profile, gives the settings its reports were grown with."""
+    import shlex
+    from hcmgan_lite import get_settings
+    results = Path(__file__).resolve().parents[1] / "book" / "results"
+    rows = experiments.committed_rows(results, ds, args)
+    assert rows and all(0 <= r["acc"]["mean"] <= 1 and 0 <= r["nmi"]["mean"] <= 1 for r in rows)
+    for label, folder, extra, _ in experiments.COMMITTED_SEEDS:
+        reps = experiments.load_reports(sorted((results / folder).glob(f"{ds}-s*.json")))
+        if not reps:
+            continue
+        row = next(r for r in rows if r["method"] == label or r["method"].startswith(label + " ("))
+        assert f"book/results/{folder} {ds}" in row["command"] and row["seeds"] == [r["config"]["seed"] for r in reps]
+        words = shlex.split(" ".join(a for a in (args, extra) if a))
+        sets = dict(w.split("=", 1) for w in words[words.index("--set") + 1::2]) if "--set" in words else {}
+        want = get_settings("quick", ds, **{k: float(v) if "." in v or "e" in v else int(v) for k, v in sets.items()})
+        for rep in reps:
+            assert rep["config"]["per_class"] == (1000 if args else None)
+            for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c"):
+                assert rep["settings"].get(key, getattr(want, key)) == getattr(want, key), (folder, key)
+
+
+def test_row_verdict_compares_with_the_baselines_of_the_same_images():
+    one = lambda a, n: {"mean": a, "std": 0.0, "n": 1}   # noqa: E731
+    rows = [{"data": "A", "method": "HC-MGAN Lite, x", "seeds": [0, 1], "acc": one(0.5, 1), "nmi": one(0.4, 1)},
+            {"data": "B", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.9, 1), "nmi": one(0.9, 1)},
+            {"data": "A", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.3, 1), "nmi": one(0.3, 1)},
+            {"data": "A", "method": "k-means on the pixels", "seeds": [0, 1, 2], "acc": one(0.45, 1),
+             "nmi": one(0.5, 1)},
+            {"data": "A", "method": "ward on the pixels", "seeds": [0], "acc": one(0.55, 1), "nmi": one(0.3, 1)}]
+    assert experiments.row_verdict(rows, "HC-MGAN Lite, x") == (
+        "2 seeds, ACC 0.500 / NMI 0.400 against k-means' 0.450 / 0.500 (mean of seeds 0, 1, 2) on the same images "
+        "(above it in ACC, below in NMI) and Ward's 0.550 / 0.300 (below in ACC, above in NMI)")
+    assert experiments.row_verdict(rows, "HC-MGAN Lite") == "no committed reports"   # a whole label, not a prefix
+
+
+def test_refinement_markdown_and_summary():
+    def sp(path, mass, raw, ref, keeps):
+        return {"path": path, "mass": mass, "stages": [{"steps": 100, "purity": raw, "guard_keeps": True},
+                                                       {"steps": 100, "purity": ref, "guard_keeps": keeps}]}
+    res = {"refinements": 1, "splits": [sp("0", 400.0, 0.8, 0.7, False), sp("", 1000.0, 0.7, 0.9, True)]}
+    sm = experiments.refinement_summary(res["splits"])
+    assert sm["n"] == 2 and sm["rose"] == 1 and sm["kept_by_guard"] == 1
+    assert abs(sm["mean_change"] - 0.05) < 1e-12 and abs(sm["min_change"] + 0.1) < 1e-12
+    text = experiments.refinement_markdown(res)
+    lines = text.splitlines()
+    assert lines[2] == "| root | 1,000 | 100 | 0.700 | 0.900 | +0.200 | yes |"     # largest first
+    assert lines[3] == "| 0 | 400 | 100 | 0.800 | 0.700 | -0.100 | no |"
+    assert "Purity rose in 1 of 2 splits; the change was +0.050 on average (from -0.100 to +0.200)" in text

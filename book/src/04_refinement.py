@@ -124,6 +124,34 @@ figures.image_grid(results[-1].fake[1], nrow=5, ax=axes[1], title="$G_m$", borde
 plt.show()
 
 # %% [markdown]
+# ## Across the splits of a whole tree
+#
+# One split is one case. `benchmarks/refine_splits.py` takes a Fashion-MNIST
+# tree grown by the quick profile without refinements (10,000 images, seed 0,
+# from `scripts/seeds.sh`) and continues each of its splits with one paper
+# refinement, exactly as a tree grown with `refinements=1` would at that node
+# (the same seeds, every refinement kept); it records the purity (the share of
+# each class's mass on its majority side) before and after, and whether the
+# guard would keep the refinement. It ran with the command line (one thread,
+# two CPU cores), smallest splits first, and its results are kept in
+# `book/results/refine-splits/`:
+#
+# ```bash
+# python benchmarks/refine_splits.py runs/seeds/quick-cpu/fashion-mnist-s0 --refinements 1 \
+#     --out book/results/refine-splits/fashion-mnist-s0.json
+# ```
+
+# %%
+import json
+from IPython.display import Markdown
+tables = []
+for p in sorted(Path("results/refine-splits").glob("*.json")):
+    res = json.loads(p.read_text())
+    tables.append(f"**{p.stem}** ({res['n_images']:,} images, {len(res['splits'])} splits refined)\n\n"
+                  + experiments.refinement_markdown(res))
+Markdown("\n\n".join(tables) or "No results committed yet.")
+
+# %% [markdown]
 # ## What we saw
 
 # %%

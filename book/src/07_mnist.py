@@ -61,7 +61,9 @@ quick_seeds = experiments.seed_summary(seeds)
 Markdown(experiments.grown_before_the_fix(seeds) + "\n\n" + experiments.seed_markdown(quick_seeds) + "\n\n" +
          f"{quick_seeds['n_images']:,} images, seeds {quick_seeds['seeds']}; training "
          f"{quick_seeds['seconds']['mean'] / 60:.1f} min per run on average ({', '.join(quick_seeds['device'])}); "
-         f"{quick_seeds['retries']} retrained GANs in all.")
+         f"{quick_seeds['retries']} retrained GANs in all"
+         + (f"; the smallest leaf under the argmax holds {' / '.join(map(str, quick_seeds['smallest_leaf']))} "
+            "images (one number per seed)." if quick_seeds["smallest_leaf"] else "."))
 
 # %% [markdown]
 # ## The paper profile on a GPU

@@ -136,7 +136,8 @@ halving its node) would take less in all and gain more from more GPUs.
 # ## The benchmark on this machine
 #
 # `benchmarks/parallel.py` grows the quick 10-leaf tree on 10,000
-# Fashion-MNIST images with each executor on a quiet two-core machine and
+# Fashion-MNIST images (its results below were measured with the quick
+# profile's earlier cap of 600 steps per GAN) with each executor on a quiet two-core machine and
 # checks each result against the in-process, one-thread tree, bit for bit. Its
 # last results, committed with the code:
 
