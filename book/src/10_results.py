@@ -26,9 +26,9 @@
 #   split below it) and a fixed 1,600 steps for every GAN, however small its
 #   node (`book/results/steps1600-fixed/`, twice the CPU time).
 # * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) from the
-#   ClustPy library, an optional dependency, run once on the same images with
-#   `benchmarks/deep_baselines.py` (its results kept in
-#   `book/results/deep-baselines/`).
+#   ClustPy library, an optional dependency, run on the same images for seeds
+#   0, 1 and 2 with `benchmarks/deep_baselines.py` (not in this build; its
+#   results kept in `book/results/deep-baselines/`).
 # * **GPU** rows come from the reports in `book/results/gpu-h100/`; a row
 #   grown before the latent fix (see "The MGAN raw split") says so.
 #
