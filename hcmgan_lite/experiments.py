@@ -644,6 +644,63 @@ def runs_markdown(runs) -> str:
     return "\n".join(lines)
 
 
+def paired_rows(results, dataset: str, folders: dict) -> list[dict]:
+    """The same seeds grown two (or more) ways: ``folders`` maps a label to a seed folder under ``results``
+    (``scripts/seeds.sh``), the first being the one the others are compared with. One row per label and seed
+    that it shares with the first folder (the first: the seeds any other shares): ACC, NMI, the root split's
+    purity, the mass-weighted mean purity of the splits below the root, the smallest leaf and the time."""
+    reps = {label: {r["config"]["seed"]: r for r in load_reports(sorted((Path(results) / f).glob(f"{dataset}-s*.json")))}
+            for label, f in folders.items()}
+    if not reps:
+        return []
+    base, *others = reps
+    shared = {label: set(reps[label]) & set(reps[base]) for label in others}
+    shared[base] = set().union(*shared.values()) if others else set(reps[base])
+    rows = []
+    for label in folders:
+        for seed in sorted(shared[label]):
+            r = reps[label][seed]
+            below = [sp for sp in r["splits"] if sp["node"] != 0]
+            mass = sum(sp["mass"] for sp in below)
+            rows.append({"label": label, "seed": seed, "acc": r["scores"]["final"]["acc"],
+                         "nmi": r["scores"]["final"]["nmi"],
+                         "root_purity": next(sp["purity_final"] for sp in r["splits"] if sp["node"] == 0),
+                         "below_purity": sum(sp["purity_final"] * sp["mass"] for sp in below) / mass if mass else None,
+                         "smallest_leaf": min(r["leaf_sizes"]) if r.get("leaf_sizes") else None,
+                         "minutes": r["seconds"] / 60})
+    return rows
+
+
+def paired_markdown(rows: list[dict]) -> str:
+    """:func:`paired_rows` as a table, each label's seeds then their mean."""
+    cols = ("acc", "nmi", "root_purity", "below_purity")
+    lines = ["| run | seed | ACC | NMI | root split purity | purity of the splits below (mass-weighted) "
+             "| smallest leaf | minutes |", "|---|---|---|---|---|---|---|---|"]
+    for label in dict.fromkeys(r["label"] for r in rows):
+        mine = [r for r in rows if r["label"] == label]
+        for r in mine:
+            lines.append(f"| {label} | {r['seed']} | " + " | ".join(f"{r[c]:.3f}" for c in cols)
+                         + f" | {r['smallest_leaf']} | {r['minutes']:.1f} |")
+        if len(mine) > 1:
+            lines.append(f"| **{label}, mean** | {len(mine)} seeds | "
+                         + " | ".join(f"**{np.mean([r[c] for r in mine]):.3f}**" for c in cols) + " | | |")
+    return "\n".join(lines)
+
+
+def paired_summary(rows: list[dict], base: str, other: str) -> str:
+    """One sentence: ``other`` against ``base`` on the same seeds (means, and in how many seeds it is higher)."""
+    b = [r for r in rows if r["label"] == other]
+    a = [next(x for x in rows if x["label"] == base and x["seed"] == y["seed"]) for y in b]
+    if not b:
+        return f"no seed holds both {base!r} and {other!r}"
+    parts = []
+    for c, name in (("acc", "ACC"), ("nmi", "NMI"), ("below_purity", "the purity of the splits below the root")):
+        higher = sum(y[c] > x[c] for x, y in zip(a, b))
+        parts.append(f"{name} {np.mean([y[c] for y in b]):.3f} against {np.mean([x[c] for x in a]):.3f} "
+                     f"(higher in {higher} of {len(a)} seeds)")
+    return f"{other}, seeds {', '.join(str(r['seed']) for r in a)}: " + "; ".join(parts)
+
+
 # ---- one results table --------------------------------------------------------
 def current_report(run_dir, with_baselines: bool = True) -> dict:
     """The run's report.json when it is newer than its tree (and has baselines if asked), else :func:`report`."""
@@ -714,6 +771,8 @@ COMMITTED_SEEDS = (
     ("HC-MGAN Lite, quick with the earlier cap of 600 steps per GAN", "quick600-cpu", "--set max_steps=600", False),
     ("HC-MGAN Lite, quick with a classifier rate x10 (an extension, not in the paper)", "lrc10-cpu",
      "--set lr_c=2e-4", False),
+    ("HC-MGAN Lite, quick with warm-started children (an extension, not in the paper)", "warm-cpu",
+     "--set warm_start=True", False),
 )
 _FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed S --run-dir RUN --baselines`"
 _GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"

@@ -34,7 +34,8 @@ def _run(X, s: Settings, device, job: dict) -> dict:
     from .tree import child_reals, save_partial, split_node
     partial = Path(job["partial"]) if job.get("partial") else None
     on_stage = (lambda st, stage: save_partial(partial, st)) if partial is not None else None
-    st = split_node(X, job["membership"], s, device, job["key"], job["label"], job.get("state"), on_stage)
+    st = split_node(X, job["membership"], s, device, job["key"], job["label"], job.get("state"), on_stage,
+                    init=job.get("init"))
     st["real"] = child_reals(X, job["membership"], st["s_l"], s, job["path"])   # lets the tree add it without images
     return st
 

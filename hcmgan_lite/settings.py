@@ -41,6 +41,11 @@ class Settings:
     refinements: int = 8           # T, refinement iterations per split
     refine_guard: bool = False     # keep a refinement only if it makes the split more decisive (not in the paper)
     refine_tol: float | None = None  # stop refining when sum|s_l(t) - s_l(t-1)| < this (images' worth of mass)
+    warm_start: bool = False       # a child's raw split starts both its generators from the parent's generator
+                                   # for that side, and its critic's trunk and D head from the parent's critic
+                                   # (C's head starts fresh); the paper starts every GAN from scratch
+                                   # (not in the paper; on Fashion-MNIST-10k it lowered the quick
+                                   # profile's ACC, see "Growing the tree")
     # optimisation
     lr_g: float = 2e-4
     lr_d: float = 1e-4

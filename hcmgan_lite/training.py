@@ -196,6 +196,30 @@ class SplitGAN:
             self._features = _Compiled(self.D.features, "the critics' trunk")
         self.amp = settings.amp and device.type == "cuda"
 
+    def start_from(self, nets: dict, side: int) -> None:
+        """Warm start (``Settings.warm_start``, not in the paper): both generators from the parent's
+        generator ``side``, the critic's trunk and D head from the parent's critic; C's head stays fresh.
+
+        ``nets``: :func:`networks` of the parent's raw split (an ``mgan`` with two generators, one critic).
+        """
+        if self.mode != "mgan":
+            raise ValueError("only a raw split (mode 'mgan') starts from its parent's networks")
+        if side not in (0, 1):
+            raise ValueError(f"side must be 0 or 1, got {side!r}")
+        with torch.no_grad():
+            for name, p in self.G.named_parameters():
+                src = nets["G"][name].to(p.device, p.dtype).chunk(2, 0)[side]
+                for dst in p.chunk(self.kg, 0):
+                    dst.copy_(src.reshape(dst.shape))
+            for name, p in self.D.named_parameters():
+                if not name.startswith("c_head."):
+                    p.copy_(nets["D"][name].to(p.device, p.dtype).reshape(p.shape))
+
+    def networks(self) -> dict:
+        """The generators' and the critic's weights, on the CPU (what a child's warm start reads)."""
+        return {name: {k: v.detach().cpu().clone().contiguous() for k, v in net.state_dict().items()}
+                for name, net in (("G", self.G), ("D", self.D))}
+
     def _autocast(self):
         if self.amp:
             return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -369,6 +393,7 @@ class SplitResult:
     s_m: torch.Tensor
     log: TrainLog
     fake: torch.Tensor  # uint8 (2, n, C, H, W): samples of G_alpha/G_l and G_beta/G_m
+    nets: dict | None = None  # the trained weights (SplitGAN.networks), kept for a warm start only
 
 
 def check_membership(w, n_images: int, name: str = "membership") -> None:
@@ -399,21 +424,30 @@ def _train_and_split(gan: "SplitGAN", X: torch.Tensor, w: torch.Tensor, steps: i
     moment (``exc.result``; not after NaN/inf losses), a last resort for the tree.
     """
     s_k = w.sum(0)
+
+    def nets():
+        return gan.networks() if gan.s.warm_start and gan.mode == "mgan" else None
     try:
         tlog = gan.train(X, w, steps, desc=desc, **train_kw)
     except CollapseError as exc:
         if exc.kind != "non_finite":
-            exc.result = SplitResult(*_children(gan.predict(X), s_k), exc.log, gan.sample(gan.s.n_samples))
+            exc.result = SplitResult(*_children(gan.predict(X), s_k), exc.log, gan.sample(gan.s.n_samples), nets())
         raise
-    return SplitResult(*_children(gan.predict(X), s_k), tlog, gan.sample(gan.s.n_samples))
+    return SplitResult(*_children(gan.predict(X), s_k), tlog, gan.sample(gan.s.n_samples), nets())
 
 
 def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,
-              desc: str = "raw split", **train_kw) -> SplitResult:
-    """Algorithm 2: train an MGAN on ``P_{s_k}`` and split ``s_k`` with its classifier."""
+              desc: str = "raw split", init: dict | None = None, **train_kw) -> SplitResult:
+    """Algorithm 2: train an MGAN on ``P_{s_k}`` and split ``s_k`` with its classifier.
+
+    ``init``: ``{"nets": the parent's raw-split networks, "side": 0 or 1}`` to warm-start from them
+    (:meth:`SplitGAN.start_from`; ``Settings.warm_start``); None: from scratch, as in the paper.
+    """
     check_membership(s_k, len(X), "s_k")
     device = device or X.device
     gan = SplitGAN("mgan", X.shape[1:], settings, device)
+    if init is not None:
+        gan.start_from(init["nets"], init["side"])
     s_k = s_k.to(device, torch.float32)
     return _train_and_split(gan, X, s_k[None], steps_for(float(s_k.sum()), settings), desc, **train_kw)
 

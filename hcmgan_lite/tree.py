@@ -56,6 +56,7 @@ class Node:
     split_logs: list = field(default_factory=list)   # split nodes: per stage {stage, steps, seconds, c_acc, ...}
     retries: list = field(default_factory=list)      # split nodes: why a training was thrown away
     path: str = ""                           # place in the tree: "" root, then "0"/"1" per level (s_l first)
+    nets: dict | None = None                 # split nodes under warm_start: the raw split's trained weights
 
     @property
     def mass(self) -> float:
@@ -457,13 +458,15 @@ def new_split_state() -> dict:
 
 
 def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, key, label: str,
-               state: dict | None = None, on_stage=None, progress: bool = False) -> dict:
+               state: dict | None = None, on_stage=None, progress: bool = False, init: dict | None = None) -> dict:
     """Train one node's split: the raw split, then ``s.refinements`` refinements (Algorithm 1's loop body).
 
     Depends only on the images, the node's membership, the settings and ``key`` (the seeds of every
     GAN of the split come from ``s.seed`` and ``key``), so it can run anywhere, in any order.
     ``state`` (from :func:`new_split_state`, possibly saved part-way) is continued and returned;
     ``on_stage(state, stage)`` is called after every stage, to checkpoint it.
+    ``init``: the parent's networks for a warm start (:func:`~hcmgan_lite.training.raw_split`); under
+    ``s.warm_start`` the raw split's own trained networks are kept in ``state["nets"]`` for its children.
     """
     st = new_split_state() if state is None else state
     device = torch.device(device)
@@ -480,9 +483,9 @@ def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, k
 
     if st["t"] < 0:  # raw split
         res = _train_with_retries(
-            lambda: raw_split(X, s_k, s, device, desc=f"{label} raw split", progress=progress),
+            lambda: raw_split(X, s_k, s, device, desc=f"{label} raw split", init=init, progress=progress),
             s, label, st["retries"], "raw", (key, "raw"), mass)
-        st.update(s_l=res.s_l.cpu(), t=0)
+        st.update(s_l=res.s_l.cpu(), t=0, nets=res.nets)
         st["history"].append(res.s_l.cpu())
         st["split_fakes"].append(res.fake)
         st["split_logs"].append(_stage_log("raw", res))
@@ -728,6 +731,18 @@ class _Growth:
         s_l = self.tree.spare[path[:-1]]["s_l"]
         return s_l.clone() if path[-1] == "0" else parent - s_l
 
+    def init(self, path: str) -> dict | None:
+        """Under warm_start: the networks a child's raw split starts from (its parent's, and its side)."""
+        if not self.tree.settings.warm_start or path == "":
+            return None
+        parent = path[:-1]
+        st = self.tree.spare.get(parent)
+        nets = st.get("nets") if st is not None else self.by_path[parent].nets
+        if nets is None:
+            log.warning("node %r: its parent's networks were not kept; its raw split starts from scratch", path)
+            return None
+        return {"nets": nets, "side": int(path[-1])}
+
     def replay(self) -> str | None:
         """Add the finished splits the growth order reaches; the path it needs next (None: complete)."""
         from .schedule import replay
@@ -743,6 +758,7 @@ class _Growth:
         for name in ("history", "split_fakes", "split_logs", "retries"):
             if getattr(node, name) is not st[name]:
                 setattr(node, name, list(st[name]))
+        node.nets = st.get("nets")
         s_l = st["s_l"]
         ids = (len(t.nodes), len(t.nodes) + 1)
         fakes = node.split_fakes[-1]
@@ -778,23 +794,23 @@ class _Growth:
                 t.pending = {"node": node.id, "s_l": None, "t": -1}
                 saved = load_partial(partial_file(self.run_dir, path)) if self.run_dir is not None else None
                 if saved is not None:   # a worker of an interrupted parallel run got this far
-                    t.pending.update(s_l=saved["s_l"], t=saved["t"])
+                    t.pending.update(s_l=saved["s_l"], t=saved["t"], nets=saved.get("nets"))
                     node.history, node.split_fakes = saved["history"], saved["split_fakes"]
                     node.split_logs, node.retries = saved["split_logs"], saved["retries"]
             p = t.pending
             node = t.nodes[p["node"]]
             st = {"s_l": p["s_l"], "t": p["t"], "history": node.history, "split_fakes": node.split_fakes,
-                  "split_logs": node.split_logs, "retries": node.retries, "seconds": 0.0}
+                  "split_logs": node.split_logs, "retries": node.retries, "seconds": 0.0, "nets": p.get("nets")}
             counted = [0.0]
 
             def on_stage(st, stage, node=node, p=p):
                 t.seconds += st["seconds"] - counted[0]
                 counted[0] = st["seconds"]
-                p.update(s_l=st["s_l"], t=st["t"])
+                p.update(s_l=st["s_l"], t=st["t"], nets=st.get("nets"))
                 self.save({"node": node.id, "stage": stage})
 
             split_node(self.X, node.membership, t.settings, self.device, self.key(node), f"node {node.id}", st,
-                       on_stage, progress=self.progress)
+                       on_stage, progress=self.progress, init=self.init(node.path))
             self.finish(node, st)
         self.bar.close()
 
@@ -808,7 +824,7 @@ class _Growth:
                 save_partial(partial_file(self.run_dir, node.path), {
                     "s_l": t.pending["s_l"], "t": t.pending["t"], "history": node.history,
                     "split_fakes": node.split_fakes, "split_logs": node.split_logs, "retries": node.retries,
-                    "seconds": 0.0})
+                    "seconds": 0.0, "nets": t.pending.get("nets")})
             node.history, node.split_fakes, node.split_logs, node.retries = [], [], [], []
             t.pending = None
         if self.replay() is None:
@@ -824,7 +840,7 @@ class _Growth:
                 for path in next_jobs(t.nodes[0].mass, self.done(), busy, self.n_leaves, workers - len(busy)):
                     partial = partial_file(self.run_dir, path) if self.run_dir is not None else None
                     job = {"membership": self.membership(path), "key": seed_key(path), "label": f"node {path!r}",
-                           "path": path,
+                           "path": path, "init": self.init(path),
                            "state": load_partial(partial) if partial is not None else None,
                            "partial": None if partial is None else str(partial)}
                     running[ex.submit(job)] = path

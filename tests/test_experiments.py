@@ -196,6 +196,7 @@ def test_deep_baseline_rows_mean_and_spread_over_seeds():
 @pytest.mark.parametrize("ds,args", [("fashion-mnist", "--per-class 1000"), ("mnist", "")])
 def test_committed_rows_say_how_their_reports_were_grown(ds, args):
     """Each committed seed row's command, run with today's profile, gives the settings its reports were grown with."""
+    import ast
     import shlex
     from hcmgan_lite import get_settings
     results = Path(__file__).resolve().parents[1] / "book" / "results"
@@ -209,10 +210,11 @@ def test_committed_rows_say_how_their_reports_were_grown(ds, args):
         assert f"book/results/{folder} {ds}" in row["command"] and row["seeds"] == [r["config"]["seed"] for r in reps]
         words = shlex.split(" ".join(a for a in (args, extra) if a))
         sets = dict(w.split("=", 1) for w in words[words.index("--set") + 1::2]) if "--set" in words else {}
-        want = get_settings("quick", ds, **{k: float(v) if "." in v or "e" in v else int(v) for k, v in sets.items()})
+        want = get_settings("quick", ds, **{k: ast.literal_eval(v) for k, v in sets.items()})
         for rep in reps:
             assert rep["config"]["per_class"] == (1000 if args else None)
-            for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c"):
+            for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c",
+                        "warm_start"):
                 assert rep["settings"].get(key, getattr(want, key)) == getattr(want, key), (folder, key)
 
 
@@ -243,3 +245,31 @@ def test_refinement_markdown_and_summary():
     assert lines[2] == "| root | 1,000 | 100 | 0.700 | 0.900 | +0.200 | yes |"     # largest first
     assert lines[3] == "| 0 | 400 | 100 | 0.800 | 0.700 | -0.100 | no |"
     assert "Purity rose in 1 of 2 splits; the change was +0.050 on average (from -0.100 to +0.200)" in text
+
+
+def test_paired_rows_compare_the_same_seeds(tmp_path):
+    def rep(seed, acc, splits, leaves):
+        r = _report(seed, acc, acc - 0.1, 600.0)
+        r["splits"] = [{"node": n, "mass": m, "purity_final": p} for n, m, p in splits]
+        r["leaf_sizes"] = leaves
+        return r
+    for folder, seeds in (("a", (0, 1, 2, 3)), ("b", (0, 1)), ("c", (1, 4))):
+        (tmp_path / folder).mkdir()
+        for seed in seeds:
+            acc = 0.5 + 0.1 * seed + {"a": 0, "b": 0.05, "c": -0.05}[folder]
+            splits = [(0, 100, 0.9), (1, 60, 0.8 if folder == "a" else 0.7), (2, 40, 0.6)]
+            (tmp_path / folder / f"fashion-mnist-s{seed}.json").write_text(json.dumps(rep(seed, acc, splits, [3, 7])))
+    rows = experiments.paired_rows(tmp_path, "fashion-mnist", {"A": "a", "B": "b"})
+    assert [(r["label"], r["seed"]) for r in rows] == [("A", 0), ("A", 1), ("B", 0), ("B", 1)]   # seed 2: only in a
+    three = experiments.paired_rows(tmp_path, "fashion-mnist", {"A": "a", "B": "b", "C": "c"})
+    assert [(r["label"], r["seed"]) for r in three] == [("A", 0), ("A", 1), ("B", 0), ("B", 1), ("C", 1)]
+    assert experiments.paired_summary(three, "A", "C").startswith("C, seeds 1: ACC 0.550 against 0.600 (higher in 0 of 1")
+    a0, b1 = rows[0], rows[3]
+    assert a0["root_purity"] == 0.9 and abs(a0["below_purity"] - (60 * 0.8 + 40 * 0.6) / 100) < 1e-12
+    assert abs(b1["below_purity"] - 0.66) < 1e-12 and b1["smallest_leaf"] == 3 and b1["minutes"] == 10
+    table = experiments.paired_markdown(rows)
+    assert "| A | 0 | 0.500 | 0.400 | 0.900 | 0.720 | 3 | 10.0 |" in table
+    assert "| **B, mean** | 2 seeds | **0.600** | **0.500** | **0.900** | **0.660** | | |" in table
+    assert experiments.paired_summary(rows, "A", "B") == (
+        "B, seeds 0, 1: ACC 0.600 against 0.550 (higher in 2 of 2 seeds); NMI 0.500 against 0.450 "
+        "(higher in 2 of 2 seeds); the purity of the splits below the root 0.660 against 0.720 (higher in 0 of 2 seeds)")

@@ -266,6 +266,58 @@ def test_killed_parallel_run_resumes_to_the_sequential_tree(data, tmp_path):
     print(where)
 
 
+# ---- warm start (an extension: children start from their parent's networks) ------------------
+
+def test_warm_start_copies_the_parents_generator_for_that_side_and_its_critic():
+    s = get_settings("quick", **TINY, warm_start=True)
+    torch.manual_seed(0)
+    parent = SplitGAN("mgan", (1, 28, 28), s, CPU)
+    nets = parent.networks()
+    for side in (0, 1):
+        torch.manual_seed(1)
+        child = SplitGAN("mgan", (1, 28, 28), s, CPU)
+        child.start_from(nets, side)
+        for name, p in child.G.named_parameters():
+            want = nets["G"][name].chunk(2, 0)[side]
+            assert all(torch.equal(copy, want) for copy in p.detach().chunk(2, 0)), name
+            assert not torch.equal(want, nets["G"][name].chunk(2, 0)[1 - side]), name   # the other side differs
+        for name, p in child.D.named_parameters():
+            same = torch.equal(p.detach(), nets["D"][name])
+            assert same != name.startswith("c_head."), name    # trunk and D head copied, C's head fresh
+    with pytest.raises(ValueError, match="only a raw split"):
+        SplitGAN("pair", (1, 28, 28), s, CPU).start_from(nets, 0)
+
+
+def test_warm_started_children_start_from_their_parents_and_every_executor_agrees(data, tmp_path, monkeypatch):
+    s = get_settings("quick", **TINY, warm_start=True)
+    calls = []
+    start_from = SplitGAN.start_from
+
+    def record(self, nets, side):
+        calls.append((nets, side))
+        start_from(self, nets, side)
+    monkeypatch.setattr(SplitGAN, "start_from", record)
+    tree = grow_tree(data, 4, s, CPU, progress=False)
+    monkeypatch.undo()
+    # the root starts from scratch; every other split from its parent's raw-split networks, on its own side
+    by_path = {n.path: n for n in tree.nodes}
+    children = [tree.nodes[k].path for k in tree.splits if tree.nodes[k].path]
+    assert len(calls) == len(children) == 2
+    for path, (nets, side) in zip(children, calls):
+        assert side == int(path[-1])
+        assert all(torch.equal(nets["G"][k], v) for k, v in by_path[path[:-1]].nets["G"].items())
+    assert all(tree.nodes[k].nets is not None for k in tree.splits)
+    assert not identical(tree, grow_tree(data, 4, get_settings("quick", **TINY), CPU, progress=False))
+
+    def second_raw(t, event):
+        if event.get("stage") == "raw" and event["node"] != 0:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):   # stopped after a child's raw split, resumed by workers
+        grow_tree(data, 4, s, CPU, run_dir=tmp_path, progress=False, callback=second_raw)
+    resumed = grow_tree(data, 4, s, CPU, run_dir=tmp_path, progress=False, executor="processes", workers=2)
+    assert identical(resumed, tree) and identical(Tree.load(tmp_path), tree)
+
+
 # ---- bad input and old files ----------------------------------------------------------------
 
 @pytest.mark.parametrize("kw,msg", [

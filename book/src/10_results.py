@@ -35,11 +35,14 @@
 # Which choices each row uses: every "quick" row (CPU) uses the quick
 # profile's additive instance noise (the paper's text; the authors' code
 # multiplies) and no refinements (the refinement guard, on in the quick
-# profile, acts only when a split is refined). One row uses an extension that
-# is not in the paper, and says so: a classifier learning rate ten times the
+# profile, acts only when a split is refined). Two rows use an extension that
+# is not in the paper, and say so: a classifier learning rate ten times the
 # paper's (`lr_c=2e-4`, `book/results/lrc10-cpu/`), which raised the
-# Fashion-MNIST root split's purity in the raw-split chapter's ablation. The
-# GPU rows use the paper profile with the schedule named in their note.
+# Fashion-MNIST root split's purity in the raw-split chapter's ablation, and
+# children whose raw split starts from their parent's trained generator and
+# critic (`warm_start=True`, `book/results/warm-cpu/`; "Growing the tree"
+# compares both with the quick profile seed by seed). The GPU rows use the
+# paper profile with the schedule named in their note.
 #
 # The last column points to the notes under each table: the row's schedule
 # (epochs per GAN, the range of steps, refinements per split, generator width)
