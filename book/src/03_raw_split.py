@@ -235,7 +235,9 @@ Markdown(hc.experiments.ablation_summary(rows))
 #
 # The quick profile trains each GAN for 300 to 1,600 steps; the paper's
 # schedule is thousands. The curves below are the same two splits at more and
-# more steps per GAN (quick profile otherwise, one thread per run), from
+# more steps per GAN, at two widths: the quick profile's (generator width 32,
+# critic 32/64/128) and twice that (64, critic 64/128/256), quick profile
+# otherwise, one thread per run. They come from
 # `bash scripts/compute_curve.sh`, whose results are kept in
 # `book/results/compute/`; the dashed line is k-means with two clusters on the
 # same pixels (computed here). Each dot is one seed.
