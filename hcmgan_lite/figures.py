@@ -427,7 +427,7 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     ax.set_xticks(all_x, [str(x) for x in all_x])
     ax.set_xlabel("training steps per GAN"), ax.set_ylabel({"acc": "ACC", "purity": "majority-side purity"}.get(metric, metric))
     ax.set_ylim(*ylim) if ylim else None
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.legend(fontsize=8, frameon=False, loc="best")
     ax.grid(alpha=0.3)
     sns.despine(ax=ax)
     return fig
