@@ -593,6 +593,18 @@ def seed_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def seed_section(reports: list[dict]) -> str:
+    """What a benchmark chapter shows for the committed seeds of a run: a note if they were grown before the
+    latent fix, the :func:`seed_markdown` table, and a line on the images, seeds, time, retrained GANs and the
+    smallest leaf of each seed."""
+    summ = seed_summary(reports)
+    leaves = (f"; the smallest leaf under the argmax holds {' / '.join(map(str, summ['smallest_leaf']))} "
+              "images (one number per seed)." if summ["smallest_leaf"] else ".")
+    return (grown_before_the_fix(reports) + "\n\n" + seed_markdown(summ) + "\n\n"
+            f"{summ['n_images']:,} images, seeds {summ['seeds']}; training {summ['seconds']['mean'] / 60:.1f} min "
+            f"per run on average ({', '.join(summ['device'])}); {summ['retries']} retrained GANs in all" + leaves)
+
+
 def versus_baselines(summary: dict, metric: str = "acc") -> str:
     """'above k-means but below ward in ACC ...': HC-MGAN's mean against the baselines' in a seed summary."""
     m = summary["methods"]
@@ -801,6 +813,28 @@ def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
             data = dataset + (" --per-class 1000" if subset == "1000" else "")
             out += result_rows(data_label(reps[0]), reps, _FIT.format(_GPU.format(data)),
                                "HC-MGAN Lite, paper networks, GPU")
+    return out
+
+
+# Committed trees on a few classes that look unlike each other, grown with ``scripts/seeds.sh``: what the quick
+# profile does at the CPU budget when the classes differ more than a data set's ten do. (label, folder under the
+# results folder, data set, the `fit` arguments that pick the images and the number of leaves.)
+FEW_CLASS_SEEDS = (
+    ("HC-MGAN Lite, quick profile, four classes", "four-classes-cpu", "fashion-mnist",
+     "--per-class 1000 --classes Trouser,Bag,Sneaker,T-shirt/top --clusters 4"),
+)
+
+
+def few_class_rows(results) -> list[dict]:
+    """The results table's rows (HC-MGAN Lite, then k-means and Ward on the same images) for the committed reports
+    of :data:`FEW_CLASS_SEEDS`, each with the command that reproduces it."""
+    out = []
+    for label, folder, dataset, args in FEW_CLASS_SEEDS:
+        reps = load_reports(sorted((Path(results) / folder).glob(f"{dataset}-s*.json")))
+        if reps:
+            seeds = " ".join(str(r["config"]["seed"]) for r in reps)
+            cmd = f'`bash scripts/seeds.sh book/results/{folder} {dataset} "{args}" {seeds}`'
+            out += result_rows(data_label(reps[0]), reps, cmd, label)
     return out
 
 

@@ -37,6 +37,10 @@ def test_seed_summary_mean_std_range(tmp_path):
     # ACC 0.6 is above both baselines (0.55, 0.45); NMI 0.3 is above Ward (0.25), below k-means (0.5)
     assert experiments.versus_baselines(s) == "above k-means and ward in ACC on the same images"
     assert experiments.versus_baselines(s, "nmi") == "above ward but below k-means in NMI on the same images"
+    section = experiments.seed_section(reps)
+    assert table in section and "seeds [0, 1, 2]; training 0.3 min per run on average" in section
+    assert section.endswith("3 retrained GANs in all; the smallest leaf under the argmax holds 0 / 50 images "
+                            "(one number per seed).")
 
 
 def test_seed_summary_refuses_mixed_data_and_missing_reports(tmp_path):
@@ -273,3 +277,27 @@ def test_paired_rows_compare_the_same_seeds(tmp_path):
     assert experiments.paired_summary(rows, "A", "B") == (
         "B, seeds 0, 1: ACC 0.600 against 0.550 (higher in 2 of 2 seeds); NMI 0.500 against 0.450 "
         "(higher in 2 of 2 seeds); the purity of the splits below the root 0.660 against 0.720 (higher in 0 of 2 seeds)")
+
+
+@pytest.mark.parametrize("label,folder,ds,args", experiments.FEW_CLASS_SEEDS)
+def test_few_class_rows_say_how_their_reports_were_grown(label, folder, ds, args):
+    """The few-class trees are committed, and each one's command picks the images, leaves and settings it had."""
+    import shlex
+    from hcmgan_lite import get_settings
+    results = Path(__file__).resolve().parents[1] / "book" / "results"
+    reps = experiments.load_reports(sorted((results / folder).glob(f"{ds}-s*.json")))
+    assert len(reps) >= 3, "the few-class rows need three seeds"
+    rows = experiments.few_class_rows(results)
+    row = next(r for r in rows if r["method"] == label)
+    assert row["seeds"] == [r["config"]["seed"] for r in reps] and f"book/results/{folder} {ds}" in row["command"]
+    assert [r["method"] for r in rows[rows.index(row) + 1:][:2]] == ["k-means on the pixels", "ward on the pixels"]
+    words = shlex.split(args)
+    classes = words[words.index("--classes") + 1].split(",")
+    want = get_settings("quick", ds)
+    for rep in reps:
+        assert rep["config"]["dataset"] == ds and rep["config"]["classes"] == classes
+        assert rep["config"]["per_class"] == int(words[words.index("--per-class") + 1])
+        assert rep["n_leaves"] == rep["config"]["n_clusters"] == int(words[words.index("--clusters") + 1])
+        assert rep["n_images"] == len(classes) * rep["config"]["per_class"] and rep["complete"]
+        for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c"):
+            assert rep["settings"][key] == getattr(want, key), key

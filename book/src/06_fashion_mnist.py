@@ -71,12 +71,7 @@ plt.show()
 # %%
 seeds = experiments.load_reports(sorted(Path("results/quick-cpu").glob("fashion-mnist-s*.json")))
 quick_seeds = experiments.seed_summary(seeds)
-Markdown(experiments.grown_before_the_fix(seeds) + "\n\n" + experiments.seed_markdown(quick_seeds) + "\n\n" +
-         f"{quick_seeds['n_images']:,} images, seeds {quick_seeds['seeds']}; training "
-         f"{quick_seeds['seconds']['mean'] / 60:.1f} min per run on average ({', '.join(quick_seeds['device'])}); "
-         f"{quick_seeds['retries']} retrained GANs in all"
-         + (f"; the smallest leaf under the argmax holds {' / '.join(map(str, quick_seeds['smallest_leaf']))} "
-            "images (one number per seed)." if quick_seeds["smallest_leaf"] else "."))
+Markdown(experiments.seed_section(seeds))
 
 # %% [markdown]
 # ## On a GPU: the paper's networks on all 70,000 images
