@@ -18,7 +18,7 @@ import torch
 from .data import ImageData, load_dataset
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
-from .tree import Tree, _checked_executor, data_digest, grow_tree, run_lock
+from .tree import Tree, checked_executor, data_digest, grow_tree, run_lock
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
                                   or per_class < 1):
         raise ValueError(f"per_class (--per-class) must be a positive integer, got {per_class!r}")
     dev = pick_device(device)
-    _checked_executor(executor, workers, dev, ray_address)
+    checked_executor(executor, workers, dev, ray_address)
     settings = get_settings(profile, dataset, seed=seed, **overrides)
     config = {"dataset": dataset, "n_clusters": n_clusters, "profile": profile, "seed": seed,
               "classes": classes, "per_class": per_class, "overrides": overrides}
@@ -786,9 +786,13 @@ COMMITTED_SEEDS = (
     ("HC-MGAN Lite, quick with warm-started children (an extension, not in the paper)", "warm-cpu",
      "--set warm_start=True", False),
 )
-_FIT = "`python -m hcmgan_lite fit {} --clusters 10 --seed S --run-dir RUN --baselines`"
 _GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
 _DEEP = "`python benchmarks/deep_baselines.py {} --method idec --seeds {} --out book/results/deep-baselines`"
+
+
+def fit_command(args: str, seed="S") -> str:
+    """The command of a results-table row grown with ``fit``: ``args`` are the data set and its options."""
+    return f"`python -m hcmgan_lite fit {args} --clusters 10 --seed {seed} --run-dir RUN --baselines`"
 
 
 def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
@@ -811,7 +815,7 @@ def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
         reps = load_reports(sorted((results / "gpu-h100").glob(f"{dataset}-{subset}-s*.json")))
         if reps:
             data = dataset + (" --per-class 1000" if subset == "1000" else "")
-            out += result_rows(data_label(reps[0]), reps, _FIT.format(_GPU.format(data)),
+            out += result_rows(data_label(reps[0]), reps, fit_command(_GPU.format(data)),
                                "HC-MGAN Lite, paper networks, GPU")
     return out
 

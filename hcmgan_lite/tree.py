@@ -583,7 +583,7 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
     (growing the same run to more leaves uses them without training).
     """
     data, device = _checked(data, n_leaves, settings, device)
-    workers = _checked_executor(executor, workers, device, ray_address)
+    workers = checked_executor(executor, workers, device, ray_address)
     if run_dir is None:
         return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start, executor,
                           workers, ray_address)
@@ -608,7 +608,7 @@ def _checked(data, n_leaves, settings, device):
     return data, pick_device(device)
 
 
-def _checked_executor(executor, workers, device, ray_address) -> int:
+def checked_executor(executor, workers, device, ray_address) -> int:
     """The number of workers for ``executor`` (checked; a clear error for a bad value)."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
