@@ -842,6 +842,18 @@ def few_class_rows(results) -> list[dict]:
     return out
 
 
+def few_class_splits(results, index: int = 0) -> dict:
+    """Split by split, the committed trees of ``FEW_CLASS_SEEDS[index]``: ``rows`` (:func:`paired_rows`, one per
+    seed), ``root`` (their mean root-split purity) and ``two_means`` (k-means with two clusters on the same images,
+    :func:`two_means`, computed here)."""
+    label, folder, dataset, args = FEW_CLASS_SEEDS[index]
+    words = args.split()
+    arg = lambda name: words[words.index(name) + 1]   # noqa: E731
+    rows = paired_rows(results, dataset, {label.split(", ", 2)[2]: folder})
+    return {"rows": rows, "root": float(np.mean([r["root_purity"] for r in rows])) if rows else None,
+            "two_means": two_means(dataset, arg("--classes").split(","), int(arg("--per-class")))}
+
+
 def row_verdict(rows: list[dict], label: str) -> str:
     """A sentence comparing the results-table row called ``label`` with k-means and Ward on the same images
     (of each, the row with the most seeds: k-means' result depends on its seed)."""

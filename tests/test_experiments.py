@@ -301,3 +301,15 @@ def test_few_class_rows_say_how_their_reports_were_grown(label, folder, ds, args
         assert rep["n_images"] == len(classes) * rep["config"]["per_class"] and rep["complete"]
         for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c"):
             assert rep["settings"][key] == getattr(want, key), key
+
+
+def test_few_class_splits_per_seed_and_two_means():
+    """The four-class trees split by split: one row per committed seed, their mean root purity, and k-means with
+    two clusters on the same 4,000 images (the purity of any 2-way split of 4 balanced classes is at least 0.5)."""
+    results = Path(__file__).resolve().parents[1] / "book" / "results"
+    sp = experiments.few_class_splits(results)
+    reps = experiments.load_reports(sorted((results / "four-classes-cpu").glob("fashion-mnist-s*.json")))
+    assert [r["seed"] for r in sp["rows"]] == [r["config"]["seed"] for r in reps]
+    roots = [next(s["purity_final"] for s in r["splits"] if s["node"] == 0) for r in reps]
+    assert sp["root"] == pytest.approx(sum(roots) / len(roots))
+    assert 0.5 <= sp["two_means"]["purity"] <= 1 and 0 <= sp["two_means"]["acc"] <= 1

@@ -124,18 +124,14 @@ Markdown(experiments.results_markdown(few) if few else "(no committed four-class
 # (computed here, a second).
 
 # %%
-import shlex
-label, folder, ds, args = experiments.FEW_CLASS_SEEDS[0]
-words = shlex.split(args)
-per_seed = experiments.paired_rows(Path("results"), ds, {label.split(", ", 2)[2]: folder})
-two = experiments.two_means(ds, words[words.index("--classes") + 1].split(","), int(words[words.index("--per-class") + 1]))
-root = sum(r["root_purity"] for r in per_seed) / max(len(per_seed), 1)
-Markdown(experiments.paired_markdown(per_seed) + f"""
+sp = experiments.few_class_splits("results")
+two = sp["two_means"]["purity"]
+Markdown(experiments.paired_markdown(sp["rows"]) + f"""
 
-* The root split keeps {root:.3f} of each class's mass on its majority side (mean of {len(per_seed)} seeds);
-  k-means with two clusters on the same images keeps {two['purity']:.3f}:
-  {"the GAN split is ahead" if root > two['purity'] else "k-means is ahead"} already at the root.
-""" if per_seed else "(no committed four-class reports)")
+* The root split keeps {sp['root']:.3f} of each class's mass on its majority side (mean of {len(sp['rows'])} seeds);
+  k-means with two clusters on the same images keeps {two:.3f}:
+  {"the GAN split is ahead" if sp['root'] > two else "k-means is ahead"} already at the root.
+""" if sp["rows"] else "(no committed four-class reports)")
 
 # %% [markdown]
 # Stanford Online Products is not part of the offline data, so it has no row
