@@ -11,6 +11,7 @@ import logging
 import platform
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -820,38 +821,45 @@ def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
     return out
 
 
-# Committed trees on a few classes that look unlike each other, grown with ``scripts/seeds.sh``: what the quick
-# profile does at the CPU budget when the classes differ more than a data set's ten do. (label, folder under the
-# results folder, data set, the `fit` arguments that pick the images and the number of leaves.)
+class FewClassRun(NamedTuple):
+    """Committed trees on a few classes that look unlike each other, grown with ``scripts/seeds.sh``: what the
+    quick profile does at the CPU budget when the classes differ more than a data set's ten do."""
+    label: str           # the results table's method
+    name: str            # a short name for sentences
+    folder: str          # under the results folder
+    dataset: str
+    classes: tuple
+    per_class: int
+
+    @property
+    def args(self) -> str:
+        """The ``fit`` arguments that pick the images and the number of leaves (one per class)."""
+        return f"--per-class {self.per_class} --classes {','.join(self.classes)} --clusters {len(self.classes)}"
+
+
 FEW_CLASS_SEEDS = (
-    ("HC-MGAN Lite, quick profile, four classes", "four-classes-cpu", "fashion-mnist",
-     "--per-class 1000 --classes Trouser,Bag,Sneaker,T-shirt/top --clusters 4"),
+    FewClassRun("HC-MGAN Lite, quick profile, four classes", "four classes", "four-classes-cpu", "fashion-mnist",
+                ("Trouser", "Bag", "Sneaker", "T-shirt/top"), 1000),
 )
 
 
-def few_class_rows(results) -> list[dict]:
+def few_class_rows(results, run: FewClassRun = FEW_CLASS_SEEDS[0]) -> list[dict]:
     """The results table's rows (HC-MGAN Lite, then k-means and Ward on the same images) for the committed reports
-    of :data:`FEW_CLASS_SEEDS`, each with the command that reproduces it."""
-    out = []
-    for label, folder, dataset, args in FEW_CLASS_SEEDS:
-        reps = load_reports(sorted((Path(results) / folder).glob(f"{dataset}-s*.json")))
-        if reps:
-            seeds = " ".join(str(r["config"]["seed"]) for r in reps)
-            cmd = f'`bash scripts/seeds.sh book/results/{folder} {dataset} "{args}" {seeds}`'
-            out += result_rows(data_label(reps[0]), reps, cmd, label)
-    return out
+    of ``run``, with the command that reproduces them."""
+    reps = load_reports(sorted((Path(results) / run.folder).glob(f"{run.dataset}-s*.json")))
+    if not reps:
+        return []
+    seeds = " ".join(str(r["config"]["seed"]) for r in reps)
+    cmd = f'`bash scripts/seeds.sh book/results/{run.folder} {run.dataset} "{run.args}" {seeds}`'
+    return result_rows(data_label(reps[0]), reps, cmd, run.label)
 
 
-def few_class_splits(results, index: int = 0) -> dict:
-    """Split by split, the committed trees of ``FEW_CLASS_SEEDS[index]``: ``rows`` (:func:`paired_rows`, one per
-    seed), ``root`` (their mean root-split purity) and ``two_means`` (k-means with two clusters on the same images,
-    :func:`two_means`, computed here)."""
-    label, folder, dataset, args = FEW_CLASS_SEEDS[index]
-    words = args.split()
-    arg = lambda name: words[words.index(name) + 1]   # noqa: E731
-    rows = paired_rows(results, dataset, {label.split(", ", 2)[2]: folder})
+def few_class_splits(results, run: FewClassRun = FEW_CLASS_SEEDS[0]) -> dict:
+    """Split by split, the committed trees of ``run``: ``rows`` (:func:`paired_rows`, one per seed), ``root`` (their
+    mean root-split purity) and ``two_means`` (k-means with two clusters on the same images, computed here)."""
+    rows = paired_rows(results, run.dataset, {run.name: run.folder})
     return {"rows": rows, "root": float(np.mean([r["root_purity"] for r in rows])) if rows else None,
-            "two_means": two_means(dataset, arg("--classes").split(","), int(arg("--per-class")))}
+            "two_means": two_means(run.dataset, list(run.classes), run.per_class)}
 
 
 def row_verdict(rows: list[dict], label: str) -> str:

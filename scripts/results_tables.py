@@ -10,14 +10,10 @@ from hcmgan_lite import experiments  # noqa: E402
 
 TITLES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
 for ds, args in (("fashion-mnist", "--per-class 1000"), ("mnist", "")):
-    title = TITLES[ds]
     rows = experiments.paper_rows(ds) + experiments.committed_rows(ROOT / "book" / "results", ds, args)
-    print(f"**{title}**\n\n{experiments.results_markdown(rows)}\n")
+    print(f"**{TITLES[ds]}**\n\n{experiments.results_markdown(rows)}\n")
 
-few = experiments.few_class_rows(ROOT / "book" / "results")
-for label, folder, ds, args in experiments.FEW_CLASS_SEEDS:
-    words = args.split()
-    classes = words[words.index("--classes") + 1].replace(",", ", ")
-    rows = [r for r in few if f"book/results/{folder} {ds} " in r["command"]]
+for run in experiments.FEW_CLASS_SEEDS:
+    rows = experiments.few_class_rows(ROOT / "book" / "results", run)
     if rows:
-        print(f"**{TITLES[ds]}, {label.split(', ')[-1]}: {classes}**\n\n{experiments.results_markdown(rows)}\n")
+        print(f"**{TITLES[run.dataset]}, {run.name}: {', '.join(run.classes)}**\n\n{experiments.results_markdown(rows)}\n")

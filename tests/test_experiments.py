@@ -279,26 +279,24 @@ def test_paired_rows_compare_the_same_seeds(tmp_path):
         "(higher in 2 of 2 seeds); the purity of the splits below the root 0.660 against 0.720 (higher in 0 of 2 seeds)")
 
 
-@pytest.mark.parametrize("label,folder,ds,args", experiments.FEW_CLASS_SEEDS)
-def test_few_class_rows_say_how_their_reports_were_grown(label, folder, ds, args):
+@pytest.mark.parametrize("run", experiments.FEW_CLASS_SEEDS, ids=lambda r: r.folder)
+def test_few_class_rows_say_how_their_reports_were_grown(run):
     """The few-class trees are committed, and each one's command picks the images, leaves and settings it had."""
-    import shlex
     from hcmgan_lite import get_settings
     results = Path(__file__).resolve().parents[1] / "book" / "results"
-    reps = experiments.load_reports(sorted((results / folder).glob(f"{ds}-s*.json")))
+    reps = experiments.load_reports(sorted((results / run.folder).glob(f"{run.dataset}-s*.json")))
     assert len(reps) >= 3, "the few-class rows need three seeds"
-    rows = experiments.few_class_rows(results)
-    row = next(r for r in rows if r["method"] == label)
-    assert row["seeds"] == [r["config"]["seed"] for r in reps] and f"book/results/{folder} {ds}" in row["command"]
-    assert [r["method"] for r in rows[rows.index(row) + 1:][:2]] == ["k-means on the pixels", "ward on the pixels"]
-    words = shlex.split(args)
-    classes = words[words.index("--classes") + 1].split(",")
-    want = get_settings("quick", ds)
+    rows = experiments.few_class_rows(results, run)
+    assert [r["method"] for r in rows] == [run.label, "k-means on the pixels", "ward on the pixels"]
+    assert rows[0]["seeds"] == [r["config"]["seed"] for r in reps]
+    assert f'book/results/{run.folder} {run.dataset} "{run.args}"' in rows[0]["command"]
+    assert run.args == f"--per-class {run.per_class} --classes {','.join(run.classes)} --clusters {len(run.classes)}"
+    want = get_settings("quick", run.dataset)
     for rep in reps:
-        assert rep["config"]["dataset"] == ds and rep["config"]["classes"] == classes
-        assert rep["config"]["per_class"] == int(words[words.index("--per-class") + 1])
-        assert rep["n_leaves"] == rep["config"]["n_clusters"] == int(words[words.index("--clusters") + 1])
-        assert rep["n_images"] == len(classes) * rep["config"]["per_class"] and rep["complete"]
+        assert rep["config"]["dataset"] == run.dataset and rep["config"]["classes"] == list(run.classes)
+        assert rep["config"]["per_class"] == run.per_class
+        assert rep["n_leaves"] == rep["config"]["n_clusters"] == len(run.classes)
+        assert rep["n_images"] == len(run.classes) * run.per_class and rep["complete"]
         for key in ("epochs", "min_steps", "max_steps", "refinements", "g_width", "batch_size", "noise", "lr_c"):
             assert rep["settings"][key] == getattr(want, key), key
 
@@ -307,8 +305,9 @@ def test_few_class_splits_per_seed_and_two_means():
     """The four-class trees split by split: one row per committed seed, their mean root purity, and k-means with
     two clusters on the same 4,000 images (the purity of any 2-way split of 4 balanced classes is at least 0.5)."""
     results = Path(__file__).resolve().parents[1] / "book" / "results"
-    sp = experiments.few_class_splits(results)
-    reps = experiments.load_reports(sorted((results / "four-classes-cpu").glob("fashion-mnist-s*.json")))
+    run = experiments.FEW_CLASS_SEEDS[0]
+    sp = experiments.few_class_splits(results, run)
+    reps = experiments.load_reports(sorted((results / run.folder).glob(f"{run.dataset}-s*.json")))
     assert [r["seed"] for r in sp["rows"]] == [r["config"]["seed"] for r in reps]
     roots = [next(s["purity_final"] for s in r["splits"] if s["node"] == 0) for r in reps]
     assert sp["root"] == pytest.approx(sum(roots) / len(roots))

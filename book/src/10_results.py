@@ -86,8 +86,8 @@ for ds, (run, per_class) in live.items():     # resumes the chapters' trees; gro
 def rows(ds, seeds_args):
     """The paper, this build, then the committed runs: seeds, IDEC and GPU (`experiments.COMMITTED_SEEDS`)."""
     rep, per_class = built[ds], built[ds]["config"].get("per_class")
-    args = [ds] + [f"--per-class {per_class}"] * bool(per_class) + [f"--profile {PROFILE}"] * (PROFILE != "quick")
-    here = experiments.fit_command(" ".join(args + [f"--set {k}={v}" for k, v in OVERRIDES.items()]), SEED)
+    args = ds + (f" --per-class {per_class}" if per_class else "") + (f" --profile {PROFILE}" if PROFILE != "quick" else "")
+    here = experiments.fit_command(args + "".join(f" --set {k}={v}" for k, v in OVERRIDES.items()), SEED)
     out = experiments.paper_rows(ds)
     out += experiments.result_rows(experiments.data_label(rep), rep, here, f"HC-MGAN Lite, {PROFILE} profile, this build")
     return out + experiments.committed_rows("results", ds, seeds_args)   # seeds, IDEC and GPU runs
@@ -148,8 +148,9 @@ def say(ds, rows):
     shown = [(what, label) for what, label in labels if any(r["method"].startswith(label) for r in rows)]
     return "\n".join(f"* {ds}, {what}: {experiments.row_verdict(rows, label)}." for what, label in shown)
 
-four = "".join(f"\n* Fashion-MNIST, {label.split(', ', 2)[2]}, {few[0]['data'].split()[0]} images: "
-               f"{experiments.row_verdict(few, label)}." for label, *_ in experiments.FEW_CLASS_SEEDS if few)
+few_run = experiments.FEW_CLASS_SEEDS[0]
+four = (f"\n* Fashion-MNIST, {few_run.name}, {len(few_run.classes) * few_run.per_class:,} images: "
+        f"{experiments.row_verdict(few, few_run.label)}." if few else "")
 Markdown(say("Fashion-MNIST", fm) + "\n" + say("MNIST", mn) + four + """
 * The paper reports ACC .721 (Fashion-MNIST) and .943 (MNIST) with its full schedule on all 70,000 images.
 """)
