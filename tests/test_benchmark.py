@@ -227,3 +227,19 @@ def test_refine_splits_continues_each_split_as_a_refining_tree_would(tmp_path, o
     assert res["summary"]["n"] == 2 and 0 <= res["summary"]["rose"] <= 2
     with pytest.raises(SystemExit):                                        # a tree grown with refinements
         refine_splits.main([str(tmp_path / "ref"), "--device", "cpu", "--data-root", root, "--out", str(tmp_path / "x.json")])
+
+
+def test_step_cost_times_each_width_and_rejects_bad_widths(tmp_path, one_thread):
+    import step_cost
+    out = tmp_path / "cost.json"
+    step_cost.main(["--widths", "4", "8", "--steps", "2", "--repeats", "3", "--out", str(out)])
+    res = json.loads(out.read_text())
+    assert set(res["seconds_per_step"]) == {"4", "8"} and res["threads"] == 1
+    for w in ("4", "8"):          # the median of its three timed runs, each a positive time
+        runs = res["runs"][w]
+        assert len(runs) == 3 and min(runs) > 0 and res["seconds_per_step"][w] == sorted(runs)[1]
+    for bad in (["--widths", "3"], ["--widths", "0"], ["--steps", "0"]):
+        with pytest.raises(SystemExit) as e:
+            step_cost.main([*bad, "--out", str(tmp_path / "x.json")])
+        assert e.value.code == 2
+    assert not (tmp_path / "x.json").exists()
