@@ -310,6 +310,36 @@ def compute_summary(results: list[dict], metric: str, level: float, what: str, l
     return f"**{what}** ({metric}, mean over seeds): " + "; ".join(parts) + "."
 
 
+def load_step_cost(path) -> tuple[dict, str]:
+    """``({generator width: seconds per raw-split step}, the machine measured)`` from the JSON that
+    ``benchmarks/step_cost.py`` writes."""
+    d = json.loads(Path(path).read_text())
+    return {int(w): float(s) for w, s in d["seconds_per_step"].items()}, d["machine"]
+
+
+def compute_cost_summary(results: list[dict], metric: str, level: float, cost: dict, what: str,
+                         level_name: str = "k-means") -> str:
+    """One sentence on what a compute curve costs: for each width with a ``cost`` (:func:`load_step_cost`), the
+    first step count whose mean passes ``level`` and the minutes of one CPU thread it takes, and which width
+    gets there soonest."""
+    first = {}
+    parts = []
+    for w, pts in sorted(curve_points(results, metric).items()):
+        if w not in cost:
+            continue
+        above = [n for n in sorted(pts) if float(np.mean(pts[n])) > level]
+        if above:
+            first[w] = above[0] * cost[w] / 60
+            parts.append(f"width {w} at {above[0]:,} steps, {first[w]:.1f} min")
+        else:
+            parts.append(f"width {w} not up to {max(pts):,} steps ({max(pts) * cost[w] / 60:.1f} min)")
+    if not parts:
+        return f"**{what}**: no width of the curve has a measured step cost."
+    best = (f"; soonest: width {min(first, key=first.get)}" if first else "")
+    return (f"**{what}**, first mean above {level_name} ({level:.3f}), in minutes of one CPU thread per GAN: "
+            + "; ".join(parts) + best + ".")
+
+
 def ablation_rows(results: list[dict], baseline: str = "authors' code") -> list[dict]:
     """Summaries of split experiments grouped by their ``variant`` field (mean, std, n over seeds)."""
     groups: dict[str, list[dict]] = {}
@@ -781,6 +811,8 @@ COMMITTED_SEEDS = (
     ("HC-MGAN Lite, quick profile", "quick-cpu", "", True),
     ("HC-MGAN Lite, quick with a fixed 1,600 steps per GAN", "steps1600-fixed",
      "--set min_steps=1600 --set max_steps=1600", False),
+    ("HC-MGAN Lite, quick with a fixed 3,200 steps per GAN", "steps3200-fixed",
+     "--set min_steps=3200 --set max_steps=3200", False),
     ("HC-MGAN Lite, quick with the earlier cap of 600 steps per GAN", "quick600-cpu", "--set max_steps=600", False),
     ("HC-MGAN Lite, quick with a classifier rate x10 (an extension, not in the paper)", "lrc10-cpu",
      "--set lr_c=2e-4", False),

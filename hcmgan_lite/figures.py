@@ -9,7 +9,7 @@ Every function returns the matplotlib ``Figure`` it drew on and never calls
 - :func:`class_mass_bars`, :func:`class_mass_heatmap`, :func:`split_progression`, :func:`split_acc`, :func:`split_acc_curve`
 - :func:`training_curves`, :func:`snapshot_strip`
 - :func:`tree_figure` (the paper's Figures 1 and 5, one row per leaf)
-- :func:`compute_curve`, :func:`schedule_figure` (growth on several workers, simulated)
+- :func:`compute_curve`, :func:`compute_curves`, :func:`schedule_figure` (growth on several workers, simulated)
 """
 from __future__ import annotations
 
@@ -405,31 +405,77 @@ def class_mass_heatmap(memberships, labels, class_names, node_names=None, ax=Non
     return fig
 
 
-def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k-means", ax=None, ylim=(0.5, 1.0)):
+def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k-means", ax=None, ylim=(0.5, 1.0),
+                  cost=None, legend: bool = True):
     """A split's quality against the steps per GAN: a line per width (mean over seeds), each seed a dot.
 
     ``results``: ``split`` results (``experiments.split_experiment``); the raw split's ``metric``
     ("acc" or "purity") is drawn at its step count, on a log axis. ``level`` draws a baseline's value.
     The y axis runs from 0.5 (a two-way split can do no worse) to 1 unless ``ylim`` says otherwise.
+    ``cost``: ``{width: seconds per step}`` (``experiments.load_step_cost``) puts every point at its
+    training time instead, steps x seconds per step of its width, in minutes of one CPU thread; widths
+    without a cost are left out.  A seed whose collapse check fired (a generator's samples stopped
+    varying, or D's loss on them fell to ~0) is also marked with a cross.  ``legend=False`` leaves the
+    legend to the caller (:func:`compute_curves`) and writes the level's value at its line instead.
     """
     from .experiments import curve_points
     groups = curve_points(results, metric)
+    if cost is not None:
+        groups = {w: {n * cost[w] / 60: v for n, v in pts.items()} for w, pts in groups.items() if w in cost}
     fig, ax = _new_axes(ax, (5.6, 3.4))
     for w, pts in sorted(groups.items()):
         xs = sorted(pts)
         line, = ax.plot(xs, [np.mean(pts[x]) for x in xs], "o-", label=f"width {w} (mean over seeds)")
         for x in xs:
             ax.plot([x] * len(pts[x]), pts[x], ".", color=line.get_color(), alpha=0.5)
+    flagged = [(r["settings"]["g_width"], r["stages"][0]) for r in results
+               if r["stages"][0].get("collapse", {}).get("flagged")]
+    flagged = [(st["steps"] * (cost[w] / 60 if cost is not None else 1), st[metric]) for w, st in flagged
+               if cost is None or w in cost]
+    if flagged:
+        ax.plot(*zip(*flagged), "x", color="k", ms=5, mew=1, label="a seed whose collapse check fired")
     if level is not None:
-        ax.axhline(level, color="k", ls="--", lw=1, label=f"{level_name} ({level:.3f})")
+        ax.axhline(level, color="k", ls="--", lw=1, label=f"{level_name} ({level:.3f})" if legend else level_name)
+        if not legend:
+            ax.annotate(f"{level_name} {level:.3f}", (1, level), xycoords=("axes fraction", "data"), xytext=(-2, 3),
+                        textcoords="offset points", fontsize=8, ha="right")
     ax.set_xscale("log", base=2)
-    all_x = sorted({x for pts in groups.values() for x in pts})
-    ax.set_xticks(all_x, [str(x) for x in all_x])
-    ax.set_xlabel("training steps per GAN"), ax.set_ylabel({"acc": "ACC", "purity": "majority-side purity"}.get(metric, metric))
+    if cost is None:
+        all_x = sorted({x for pts in groups.values() for x in pts})
+        ax.set_xticks(all_x, [str(x) for x in all_x])
+        ax.set_xlabel("training steps per GAN")
+    else:
+        lo, hi = (min(x for pts in groups.values() for x in pts), max(x for pts in groups.values() for x in pts)) \
+            if groups else (1, 1)
+        ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 240) if lo / 1.5 <= t <= hi * 1.5]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xlabel("minutes of one CPU thread per GAN")
+    ax.set_ylabel({"acc": "ACC", "purity": "majority-side purity"}.get(metric, metric))
     ax.set_ylim(*ylim) if ylim else None
-    ax.legend(fontsize=8, frameon=False, loc="best")
+    if legend:
+        ax.legend(fontsize=8, frameon=False, loc="best")
     ax.grid(alpha=0.3)
     sns.despine(ax=ax)
+    return fig
+
+
+def compute_curves(panels, cost=None, level_name: str = "k-means", ylim=(0.5, 1.0)):
+    """:func:`compute_curve` side by side at the page's width, one legend under all of them.
+
+    ``panels``: ``(title, results, metric, level)`` per panel; ``cost`` as in :func:`compute_curve`.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(PAGE_WIDTH, 3.5), squeeze=False)
+    entries = {}
+    for ax, (title, results, metric, level) in zip(axes[0], panels):
+        compute_curve(results, metric, level, level_name, ax=ax, ylim=ylim, cost=cost, legend=False)
+        ax.set_title(title, fontsize=10)
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label.replace(" (mean over seeds)", ""), handle)
+    ncol = min(len(entries), 3 if len(entries) > 5 else 5)
+    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False,
+               columnspacing=1.2, handletextpad=0.4)
+    rows = -(-len(entries) // ncol)
+    fig.tight_layout(rect=(0, 0.02 + 0.05 * rows, 1, 1))
     return fig
 
 

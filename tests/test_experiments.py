@@ -173,6 +173,35 @@ def test_compute_summary_says_where_the_curve_passes_the_level():
                     "below k-means (0.702) at every step count measured, up to 200.")
 
 
+def test_compute_cost_summary_in_minutes_of_one_thread(tmp_path):
+    def res(w, steps, v):
+        return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": v}]}
+    path = tmp_path / "cost.json"
+    path.write_text(json.dumps({"machine": "test CPU", "seconds_per_step": {"16": 0.06, "32": 0.15, "64": 0.45}}))
+    cost, machine = experiments.load_step_cost(path)
+    assert cost == {16: 0.06, 32: 0.15, 64: 0.45} and machine == "test CPU"
+    # width 16 passes at 3,200 steps (3.2 min), width 32 at 800 (2.0 min), width 64 never (up to 400 steps, 3 min);
+    # width 8 has no measured cost and is left out
+    results = [res(16, 1600, 0.6), res(16, 3200, 0.8), res(32, 400, 0.6), res(32, 800, 0.71), res(32, 800, 0.73),
+               res(64, 400, 0.6), res(8, 400, 0.9)]
+    text = experiments.compute_cost_summary(results, "acc", 0.702, cost, "the split")
+    assert text == ("**the split**, first mean above k-means (0.702), in minutes of one CPU thread per GAN: "
+                    "width 16 at 3,200 steps, 3.2 min; width 32 at 800 steps, 2.0 min; "
+                    "width 64 not up to 400 steps (3.0 min); soonest: width 32.")
+    assert experiments.compute_cost_summary([res(8, 400, 0.9)], "acc", 0.7, cost, "x") == (
+        "**x**: no width of the curve has a measured step cost.")
+
+
+def test_committed_step_cost_covers_the_curve_widths():
+    """The compute curve's committed points all have a measured step cost, and a wider step costs more."""
+    results = Path(__file__).resolve().parents[1] / "book" / "results" / "compute"
+    cost, _ = experiments.load_step_cost(results / "step-seconds.json")
+    widths = {r["settings"]["g_width"] for name in ("running-example", "fmnist-root")
+              for r in experiments.load_results(results / name)}
+    assert widths <= set(cost)
+    assert [cost[w] for w in sorted(cost)] == sorted(cost.values())
+
+
 def test_data_label_names_the_images():
     rep = _report(0, .5, .4, 1, n_images=10000)
     assert experiments.data_label(rep) == "10,000 (10 per class)"

@@ -222,3 +222,48 @@ def test_compute_curve_means_per_width_and_the_level():
     assert [ln.get_label() for ln in means] == ["width 32 (mean over seeds)", "width 64 (mean over seeds)"]
     assert list(means[0].get_xdata()) == [200, 800] and np.allclose(means[0].get_ydata(), [0.6, 0.8])
     assert list(lines[-1].get_ydata()) == [0.702, 0.702]
+
+
+def test_compute_curve_against_minutes_of_one_thread():
+    def res(w, steps, acc):
+        return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": acc, "purity": acc}]}
+    results = [res(16, 1200, 0.6), res(32, 200, 0.5), res(32, 200, 0.7), res(64, 200, 0.4)]
+    fig = F.compute_curve(results, "acc", level=0.702, cost={16: 0.05, 32: 0.15})   # width 64: no cost, left out
+    means = [ln for ln in fig.axes[0].get_lines() if ln.get_label().startswith("width")]
+    assert [ln.get_label() for ln in means] == ["width 16 (mean over seeds)", "width 32 (mean over seeds)"]
+    assert np.allclose(means[0].get_xdata(), [1.0]) and np.allclose(means[1].get_xdata(), [0.5])
+    assert np.allclose(means[1].get_ydata(), [0.6])
+    assert fig.axes[0].get_xlabel() == "minutes of one CPU thread per GAN"
+
+
+def test_compute_curve_marks_seeds_whose_collapse_check_fired():
+    def res(w, steps, acc, flagged):
+        return {"settings": {"g_width": w},
+                "stages": [{"steps": steps, "acc": acc, "collapse": {"flagged": flagged}}]}
+    results = [res(16, 200, 0.7, True), res(16, 200, 0.6, False), res(16, 400, 0.65, False), res(64, 400, 0.5, True)]
+    fig = F.compute_curve(results, "acc", level=0.702)
+    marks = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "a seed whose collapse check fired"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [200, 400] and list(marks[0].get_ydata()) == [0.7, 0.5]
+    fig = F.compute_curve(results, "acc", cost={16: 0.06})     # width 64 has no cost: its cross is left out too
+    marks = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "a seed whose collapse check fired"]
+    assert np.allclose(marks[0].get_xdata(), [0.2]) and list(marks[0].get_ydata()) == [0.7]
+    assert not [ln for ln in F.compute_curve(results[1:3], "acc").axes[0].get_lines()
+                if ln.get_label() == "a seed whose collapse check fired"]
+
+
+def test_compute_curves_share_one_legend_below_the_panels():
+    def res(w, steps, acc, flagged=False):
+        return {"settings": {"g_width": w},
+                "stages": [{"steps": steps, "acc": acc, "purity": acc, "collapse": {"flagged": flagged}}]}
+    left = [res(16, 200, 0.6, True), res(32, 200, 0.7)]
+    right = [res(32, 400, 0.9), res(64, 400, 0.95)]
+    fig = F.compute_curves([("a", left, "acc", 0.7), ("b", right, "purity", 0.8)])
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert all(ax.get_legend() is None for ax in fig.axes) and len(fig.legends) == 1
+    # every width once (16 and 32 from the left panel, 64 from the right), the cross and the level
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "width 16", "width 32", "a seed whose collapse check fired", "k-means", "width 64"]
+    # each panel writes its own level at its line
+    assert [t.get_text() for t in fig.axes[0].texts] == ["k-means 0.700"]
+    assert [t.get_text() for t in fig.axes[1].texts] == ["k-means 0.800"]
+    assert fig.get_size_inches()[0] == F.PAGE_WIDTH

@@ -235,27 +235,46 @@ Markdown(hc.experiments.ablation_summary(rows))
 #
 # The quick profile trains each GAN for 300 to 1,600 steps; the paper's
 # schedule is thousands. The curves below are the same two splits at more and
-# more steps per GAN, at two widths: the quick profile's (generator width 32,
-# critic 32/64/128) and twice that (64, critic 64/128/256), quick profile
-# otherwise, one thread per run. They come from
-# `bash scripts/compute_curve.sh`, whose results are kept in
+# more steps per GAN, at three widths: the quick profile's (generator width 32,
+# critic 32/64/128), half that (16, critic 16/32/64) and twice that (64,
+# critic 64/128/256), quick profile otherwise, one thread per run. They come
+# from `bash scripts/compute_curve.sh`, whose results are kept in
 # `book/results/compute/`; the dashed line is k-means with two clusters on the
-# same pixels (computed here). Each dot is one seed.
+# same pixels (computed here, its value at the left end). Each dot is one seed;
+# a cross marks a seed whose collapse check fired.
 
 # %%
 COMPUTE = Path("results/compute")
 curves = {name: hc.experiments.load_results(COMPUTE / name) for name in ("running-example", "fmnist-root")}
 levels = {"running-example": kmeans["acc"],
           "fmnist-root": hc.experiments.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
-fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.2))
-figures.compute_curve(curves["running-example"], "acc", levels["running-example"], ax=axes[0])
-figures.compute_curve(curves["fmnist-root"], "purity", levels["fmnist-root"], ax=axes[1])
-axes[0].set_title("threes vs fives: ACC", fontsize=10), axes[1].set_title("Fashion-MNIST root: purity", fontsize=10)
-fig.tight_layout()
+panels = [("threes vs fives: ACC", curves["running-example"], "acc", levels["running-example"]),
+          ("Fashion-MNIST root: purity", curves["fmnist-root"], "purity", levels["fmnist-root"])]
+fig = figures.compute_curves(panels)
 plt.show()
 Markdown(hc.experiments.compute_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
          + "\n\n" + hc.experiments.compute_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
                                                    "the Fashion-MNIST root split"))
+
+# %% [markdown]
+# A step at a wider network costs more, so the steps axis does not say which
+# width buys the most for a given CPU budget. The times recorded with the
+# points above come from different days and machine loads; instead,
+# `python benchmarks/step_cost.py` timed one raw-split step of each width in
+# one run (one thread, widths interleaved, medians; kept in
+# `book/results/compute/step-seconds.json`). The same points, each at its
+# steps times its width's cost per step:
+
+# %%
+cost, cost_machine = hc.experiments.load_step_cost(COMPUTE / "step-seconds.json")
+fig = figures.compute_curves(panels, cost=cost)
+plt.show()
+per_step = ", ".join(f"{cost[w]:.3f} s at width {w}" for w in sorted(cost))
+Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
+         + hc.experiments.compute_cost_summary(curves["running-example"], "acc", levels["running-example"], cost,
+                                               "threes vs fives") + "\n\n"
+         + hc.experiments.compute_cost_summary(curves["fmnist-root"], "purity", levels["fmnist-root"], cost,
+                                               "the Fashion-MNIST root split"))
 
 # %% [markdown]
 # ## What we saw
