@@ -23,8 +23,10 @@
 #   images: the quick profile with its earlier cap of 600 steps per GAN
 #   (`book/results/quick600-cpu/`, grown when node seeds still followed the
 #   growth order, so today's command reproduces their root split, not every
-#   split below it) and a fixed 1,600 steps for every GAN, however small its
-#   node (`book/results/steps1600-fixed/`, twice the CPU time).
+#   split below it), and a fixed 1,600 or 3,200 steps for every GAN, however
+#   small its node (`book/results/steps1600-fixed/`, two seeds, about twice
+#   the quick profile's CPU time; `book/results/steps3200-fixed/`, seed 0
+#   only, about five times: 1 h 40 min per tree with one thread).
 # * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) from the
 #   ClustPy library, an optional dependency, run on the same images for seeds
 #   0, 1 and 2 with `benchmarks/deep_baselines.py` (not in this build; its
