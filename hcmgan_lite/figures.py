@@ -437,8 +437,8 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     if level is not None:
         ax.axhline(level, color="k", ls="--", lw=1, label=f"{level_name} ({level:.3f})" if legend else level_name)
         if not legend:
-            ax.annotate(f"{level_name} {level:.3f}", (1, level), xycoords=("axes fraction", "data"), xytext=(-2, 3),
-                        textcoords="offset points", fontsize=8, ha="right")
+            ax.annotate(f"{level_name} {level:.3f}", (1, level), xycoords=("axes fraction", "data"), xytext=(-2, -3),
+                        textcoords="offset points", fontsize=8, ha="right", va="top")
     ax.set_xscale("log", base=2)
     if cost is None:
         all_x = sorted({x for pts in groups.values() for x in pts})

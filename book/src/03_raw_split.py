@@ -240,7 +240,7 @@ Markdown(hc.experiments.ablation_summary(rows))
 # critic 64/128/256), quick profile otherwise, one thread per run. They come
 # from `bash scripts/compute_curve.sh`, whose results are kept in
 # `book/results/compute/`; the dashed line is k-means with two clusters on the
-# same pixels (computed here, its value at the left end). Each dot is one seed;
+# same pixels (computed here, its value written under the line). Each dot is one seed;
 # a cross marks a seed whose collapse check fired.
 
 # %%
