@@ -419,19 +419,18 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     legend to the caller (:func:`compute_curves`) and writes the level's value at its line instead.
     """
     from .experiments import curve_points
-    groups = curve_points(results, metric)
-    if cost is not None:
-        groups = {w: {n * cost[w] / 60: v for n, v in pts.items()} for w, pts in groups.items() if w in cost}
+    def at(w, steps):            # where a point of width w goes: its steps, or its minutes of one thread
+        return steps if cost is None else steps * cost[w] / 60
+    drawn = (lambda w: True) if cost is None else (lambda w: w in cost)
+    groups = {w: {at(w, n): v for n, v in pts.items()} for w, pts in curve_points(results, metric).items() if drawn(w)}
     fig, ax = _new_axes(ax, (5.6, 3.4))
     for w, pts in sorted(groups.items()):
         xs = sorted(pts)
         line, = ax.plot(xs, [np.mean(pts[x]) for x in xs], "o-", label=f"width {w} (mean over seeds)")
         for x in xs:
             ax.plot([x] * len(pts[x]), pts[x], ".", color=line.get_color(), alpha=0.5)
-    flagged = [(r["settings"]["g_width"], r["stages"][0]) for r in results
-               if r["stages"][0].get("collapse", {}).get("flagged")]
-    flagged = [(st["steps"] * (cost[w] / 60 if cost is not None else 1), st[metric]) for w, st in flagged
-               if cost is None or w in cost]
+    raw = [(r["settings"]["g_width"], r["stages"][0]) for r in results]
+    flagged = [(at(w, st["steps"]), st[metric]) for w, st in raw if drawn(w) and st.get("collapse", {}).get("flagged")]
     if flagged:
         ax.plot(*zip(*flagged), "x", color="k", ms=5, mew=1, label="a seed whose collapse check fired")
     if level is not None:
