@@ -7,6 +7,8 @@ import json
 import logging
 import sys
 
+from .settings import PROFILES
+
 
 def _value(text: str):
     """A --set value: a Python literal when it parses as one, else the string."""
@@ -41,7 +43,7 @@ def main(argv=None) -> int:
     f = sub.add_parser("fit", help="grow a tree on a dataset (resumes an interrupted run in the same run dir)")
     f.add_argument("dataset", help="mnist, fashion-mnist or sop")
     f.add_argument("--run-dir", required=True, help="where checkpoints and the report go")
-    f.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    f.add_argument("--profile", default="quick", choices=list(PROFILES))
     f.add_argument("--clusters", type=int, default=10, help="leaves to grow (default 10)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
@@ -54,7 +56,8 @@ def main(argv=None) -> int:
                    help="inline: one split at a time (default); processes: several at once in local worker "
                         "processes; ray: each split a Ray task. The tree is the same")
     f.add_argument("--workers", type=int, default=None,
-                   help="splits trained at once (processes/ray; default: CPU cores, or GPUs on CUDA)")
+                   help="splits trained at once (processes/ray; default: CPU cores, or two per GPU on CUDA; "
+                        "several workers share a GPU when there are more workers than GPUs)")
     f.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start Ray locally)")
     f.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     f.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
@@ -63,7 +66,7 @@ def main(argv=None) -> int:
     sp.add_argument("dataset", help="mnist, fashion-mnist or sop")
     sp.add_argument("--out", required=True, help="JSON file to write")
     sp.add_argument("--variant", default="authors' code", help="a name for this run in ablation tables")
-    sp.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    sp.add_argument("--profile", default="quick", choices=list(PROFILES))
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--device", default="cpu", help="cpu (default), cuda, auto, ...")
     sp.add_argument("--data-root", default=None)

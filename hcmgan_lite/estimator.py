@@ -17,9 +17,12 @@ class HCMGAN:
     ----------
     n_clusters : int
         Leaves to grow (at least 2).
-    profile : {"quick", "paper"}
-        ``quick`` runs on a CPU in minutes; ``paper`` uses the supplement's
-        Table 3 settings (a GPU job).
+    profile : {"quick", "paper", "gpu", "demo"}
+        ``quick`` runs on a CPU (tens of minutes for 10 leaves on 10,000
+        images); ``paper`` uses the supplement's Table 3 settings (a GPU
+        job, hours); ``gpu`` the paper's networks with a fixed, shorter
+        schedule (one GPU, minutes); ``demo`` a minute per split on a CPU
+        (shows the mechanics, not the method's quality).
     dataset : str, optional
         Which column of Table 3 the ``paper`` profile takes ("mnist",
         "fashion-mnist", "sop"); custom data uses the Fashion-MNIST column.
@@ -39,7 +42,8 @@ class HCMGAN:
         in local worker processes, or as Ray tasks; the tree is the same.
     workers : int, optional
         Splits trained at once by ``processes`` or ``ray`` (default: the CPU
-        cores, or the GPUs when training on CUDA).
+        cores, or two per GPU when training on CUDA; workers beyond the
+        number of GPUs share them).
     **settings
         Any field of :class:`~hcmgan_lite.settings.Settings` (e.g.
         ``refinements=4``, ``g_width=64``).

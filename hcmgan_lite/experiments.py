@@ -481,6 +481,10 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
            "scores": tree_scores(tree), "splits": split_purities(tree),
            "leaf_sizes": torch.bincount(tree.predict(), minlength=tree.n_leaves).tolist(),   # images per leaf (argmax)
            "retries": sum(len(n.retries) for n in tree.nodes)}
+    if tree.labels is not None:   # where each class's mass went: a row per leaf, % of the class's mass
+        rep["leaves"] = tree.leaves()
+        rep["class_names"] = tree.class_names
+        rep["class_mass"] = np.round(class_mass_table(tree.memberships(), tree.labels, tree.class_names), 2).tolist()
     if with_baselines and cfg.get("dataset") and tree.labels is not None:
         data = load_subset(cfg["dataset"], root, cfg.get("classes"), cfg.get("per_class"))
         rep["baselines"] = baselines(data, tree.n_leaves, seed=cfg.get("seed", 0))
@@ -819,8 +823,33 @@ COMMITTED_SEEDS = (
     ("HC-MGAN Lite, quick with warm-started children (an extension, not in the paper)", "warm-cpu",
      "--set warm_start=True", False),
 )
-_GPU = "{} --profile paper --device cuda --set epochs=15 --set refinements=0"
+# Committed GPU runs: (folder under the results folder, label, `fit` arguments with {} for the data set's).
+GPU_RUNS = (
+    ("gpu", "HC-MGAN Lite, gpu profile, one GPU", "{} --profile gpu --device cuda"),
+    ("gpu-h200-provisional", "HC-MGAN Lite, paper networks, 2,500 steps per GAN, one H200 (provisional)",
+     "{} --profile paper --device cuda --set refinements=0 --set min_steps=2500 --set max_steps=2500"),
+    ("gpu-h100", "HC-MGAN Lite, paper networks, GPU", "{} --profile paper --device cuda --set epochs=15 "
+                                                      "--set refinements=0"),
+)
 _DEEP = "`python benchmarks/deep_baselines.py {} --method idec --seeds {} --out book/results/deep-baselines`"
+
+
+def gpu_results(results, pattern: str) -> tuple[Path | None, list[Path]]:
+    """The committed GPU results matching ``pattern`` (a glob, e.g. ``"running-example-s*.json"``): those of
+    the ``gpu`` profile's reference run (``results/gpu``) when there are any, else the provisional ones."""
+    for folder in ("gpu", "gpu-h200-provisional"):
+        found = sorted((Path(results) / folder).glob(pattern))
+        if found:
+            return Path(results) / folder, found
+    return None, []
+
+
+def steps_per_gan(settings: dict) -> str:
+    """How long each GAN of a run trained, in words: "6,400 steps per GAN" or "120 epochs per GAN (...)"."""
+    lo, hi = settings.get("min_steps") or 0, settings.get("max_steps")
+    if hi is not None and lo == hi:
+        return f"{hi:,} steps per GAN"
+    return f"{settings['epochs']:g} epochs per GAN" + (f" ({lo:,}-{hi:,} steps)" if hi else "")
 
 
 def fit_command(args: str, seed="S") -> str:
@@ -844,12 +873,12 @@ def committed_rows(results, dataset: str, data_args: str = "") -> list[dict]:
     deep = load_reports(sorted((results / "deep-baselines").glob(f"{dataset}-idec-s*.json")))
     out += deep_baseline_rows(deep, _DEEP.format(" ".join(a for a in (dataset, data_args) if a),
                                                  " ".join(str(r["config"]["seed"]) for r in deep)))
-    for subset in ("all", "1000"):
-        reps = load_reports(sorted((results / "gpu-h100").glob(f"{dataset}-{subset}-s*.json")))
-        if reps:
-            data = dataset + (" --per-class 1000" if subset == "1000" else "")
-            out += result_rows(data_label(reps[0]), reps, fit_command(_GPU.format(data)),
-                               "HC-MGAN Lite, paper networks, GPU")
+    for folder, label, command in GPU_RUNS:
+        for subset in ("all", "1000"):
+            reps = load_reports(sorted((results / folder).glob(f"{dataset}-{subset}-s*.json")))
+            if reps:
+                data = dataset + (" --per-class 1000" if subset == "1000" else "")
+                out += result_rows(data_label(reps[0]), reps, fit_command(command.format(data)), label)
     return out
 
 

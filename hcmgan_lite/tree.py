@@ -629,8 +629,8 @@ def checked_executor(executor, workers, device, ray_address) -> int:
             raise ValueError("executor='ray' needs Ray: pip install ray") from None
     if workers is not None:
         return int(workers)
-    if device.type == "cuda":
-        return 1 if device.index is not None else max(torch.cuda.device_count(), 1)
+    if device.type == "cuda":   # two trainings per GPU: one alone leaves most of a large GPU idle
+        return 2 * (1 if device.index is not None else max(torch.cuda.device_count(), 1))
     return os.cpu_count() or 1
 
 

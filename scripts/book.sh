@@ -19,7 +19,13 @@ echo "[book] profile: ${HCMGAN_PROFILE:-quick}; data: ${HCMGAN_DATA:-<unset>}"
 # Start from a clean output so that pages removed from _toc.yml disappear.
 rm -rf _build/html _build/.doctrees _build/jupyter_execute
 start=$SECONDS
-jupyter-book build . --builder html --all "$@"
+mkdir -p _build
+jupyter-book build . --builder html --all "$@" 2>&1 | tee _build/book-build.log
+# Per-chapter execution times (myst-nb logs "<file>: Executed notebook in N seconds"): where the build's time goes.
+echo "[book] chapter execution times:"
+grep -E "Executed notebook in" _build/book-build.log \
+  | sed -E 's#^.*/(book/[^:]+\.ipynb).*Executed notebook in ([0-9.]+) seconds.*#\2 \1#' \
+  | awk '{ printf "[book]   %7.1f s  %s\n", $1, $2; total += $1 } END { printf "[book]   %7.1f s  in all\n", total }'
 if [ ! -f _build/html/index.html ]; then
   echo "[book] _build/html/index.html was not written" >&2
   exit 1

@@ -120,16 +120,38 @@ def test_execution_options_do_not_change_results(k):
         return out, [p.grad.clone() for p in [*g.parameters(), *c.trunk_parameters()]]
 
     want, want_grads = run(ref_g, ref_c)
-    for loop in (False, True):
-        for cl in (False, True):
-            g, c = Generator(k, width=16), Critic(k, 1, 28, (8, 16, 32))
-            g.load_state_dict(ref_g.state_dict()), c.load_state_dict(ref_c.state_dict())
-            g.set_execution(loop, cl), c.set_execution(loop, cl)
-            got, grads = run(g, c)
-            for a, b in zip(got, want):
-                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
-            for a, b in zip(grads, want_grads):
-                torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+    for loop, cl, dense in [(False, False, False), (False, True, False), (True, False, False), (True, True, False),
+                            (False, False, True), (False, True, True)]:
+        g, c = Generator(k, width=16), Critic(k, 1, 28, (8, 16, 32))
+        g.load_state_dict(ref_g.state_dict()), c.load_state_dict(ref_c.state_dict())
+        g.set_execution(loop, cl), c.set_execution(loop, cl, dense_first=dense)
+        got, grads = run(g, c)
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        for a, b in zip(grads, want_grads):
+            torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_block_diagonal_weight_is_the_grouped_convolution():
+    """dense_first: the dense convolution with the block-diagonal weight equals the grouped one (3 channels too),
+    and the zeros off the diagonal get no gradient."""
+    import torch.nn.functional as F
+    from hcmgan_lite.models import block_diagonal
+    torch.manual_seed(1)
+    for k, c in ((2, 1), (3, 3)):
+        conv = torch.nn.Conv2d(k * c, k * 4, 5, 2, 2, groups=k)
+        x = torch.randn(6, k * c, 12, 12)
+        dense = block_diagonal(conv.weight, k)
+        assert dense.shape == (k * 4, k * c, 5, 5)
+        torch.testing.assert_close(F.conv2d(x, dense, conv.bias, 2, 2), conv(x), rtol=1e-5, atol=1e-5)
+        off = torch.ones(k * 4, k * c, 5, 5, dtype=torch.bool)
+        for j in range(k):
+            off[j * 4:(j + 1) * 4, j * c:(j + 1) * c] = False
+        assert (dense[off] == 0).all()
+        w = conv.weight.detach().clone().requires_grad_()
+        F.conv2d(x, block_diagonal(w, k), conv.bias, 2, 2).square().sum().backward()
+        conv.zero_grad(); conv(x).square().sum().backward()
+        torch.testing.assert_close(w.grad, conv.weight.grad, rtol=1e-4, atol=1e-4)
 
 
 def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):

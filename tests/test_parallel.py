@@ -361,3 +361,32 @@ def test_schedule_figure_draws_every_split_of_every_panel():
     assert len(axes) == 2 and [len(ax.patches) for ax in axes] == [len(s.jobs) for s in sims]
     assert axes[0].get_title(loc="left").startswith("1 worker: ") and axes[1].get_title(loc="left").startswith("3 workers: ")
     assert len(sims[0].jobs) == 7 and all(used for *_, used in sims[0].jobs)
+
+
+# ---- device assignment of the workers (plain code: the GPU cases are tested on the CPU) ----
+def test_worker_devices_cpu_and_gpu_cases():
+    from hcmgan_lite.parallel import gpu_share, worker_devices
+    assert worker_devices("cpu", 3, 0) == ["cpu"] * 3
+    # one GPU, no index: every worker on cuda:0 (a bare "cuda" made torch.cuda.set_device raise)
+    assert worker_devices("cuda", 3, 1) == ["cuda:0"] * 3
+    # several GPUs: round robin, several workers per GPU when there are more workers than GPUs
+    assert worker_devices("cuda", 4, 2) == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert worker_devices("cuda", 1, 4) == ["cuda:0"]
+    # an index pins every worker to that GPU
+    assert worker_devices("cuda:1", 2, 4) == ["cuda:1", "cuda:1"]
+    assert all(":" in d for d in worker_devices("cuda", 5, 3))   # set_device needs an index
+    with pytest.raises(ValueError, match="no GPU"):
+        worker_devices("cuda", 2, 0)
+    with pytest.raises(ValueError, match="positive"):
+        worker_devices("cpu", 0, 0)
+    assert gpu_share(1, 1) == 1.0 and gpu_share(2, 4) == 1.0
+    assert gpu_share(4, 1) == 0.25 and gpu_share(4, 2) == 0.5
+
+
+def test_default_workers_two_per_gpu(monkeypatch):
+    import torch
+    from hcmgan_lite.tree import checked_executor
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    assert checked_executor("processes", None, torch.device("cuda"), None) == 6
+    assert checked_executor("processes", None, torch.device("cuda:0"), None) == 2
+    assert checked_executor("processes", 5, torch.device("cuda"), None) == 5

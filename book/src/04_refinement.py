@@ -32,7 +32,7 @@
 
 # %% tags=["parameters"]
 import ast, os
-PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
+PROFILE = os.environ.get("HCMGAN_PROFILE", "demo")    # "demo" (CPU, a minute), "quick", "gpu" or "paper"
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
 OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}
@@ -62,7 +62,7 @@ if saved.exists():
     s_l, s_m = raw["s_l"], raw["s_m"]
 else:
     torch.manual_seed(SEED)
-    r = hc.raw_split(X, s_k.to(device), settings)
+    r = hc.raw_split(X, s_k.to(device), settings.replace(collapse_loss=0, collapse_spread=0))
     s_l, s_m = r.s_l.cpu(), r.s_m.cpu()
 print(f"{T} refinement{'s' if T > 1 else ''}, starting from a raw split with ACC {hc.cluster_acc(data.labels, (s_m > s_l).long()):.3f}")
 
@@ -82,16 +82,19 @@ print(f"{T} refinement{'s' if T > 1 else ''}, starting from a raw split with ACC
 
 # %%
 cache = {}   # refinement t from the same memberships is the same training in both chains: trained once
-paper = experiments.refinement_chain(X, s_l, s_m, settings, T, guard=False, seed=SEED, cache=cache)
-guarded = experiments.refinement_chain(X, s_l, s_m, settings, T, guard=True, seed=SEED, cache=cache)
+watch_only = settings.replace(collapse_loss=0, collapse_spread=0)   # as in the raw-split chapter: report, not retry
+paper = experiments.refinement_chain(X, s_l, s_m, watch_only, T, guard=False, seed=SEED, cache=cache)
+guarded = experiments.refinement_chain(X, s_l, s_m, watch_only, T, guard=True, seed=SEED, cache=cache)
 refine_seconds = paper["seconds"]
 history, results = paper["history"], paper["results"]
 assert all(torch.allclose(r.s_l.cpu() + r.s_m.cpu(), s_k, atol=1e-5) for r in results)   # mass is conserved
 acc_of = lambda s_l: hc.cluster_acc(data.labels, (s_k - s_l > s_l).long())  # noqa: E731
 accs, guard_accs = [acc_of(h) for h in history], [acc_of(h) for h in guarded["history"]]
 for t in range(1, T + 1):
+    v = experiments.collapse_verdict(results[t - 1].log.history, settings)
     print(f"refinement {t}: paper chain ACC {accs[t]:.3f} (entropy {hc.split_entropy(history[t], s_k):.3f} bits) | "
-          f"guarded chain: {'kept' if guarded['kept'][t - 1] else 'refused'}, ACC {guard_accs[t]:.3f}")
+          f"guarded chain: {'kept' if guarded['kept'][t - 1] else 'refused'}, ACC {guard_accs[t]:.3f} | "
+          f"collapse check: {'fires (a tree would retrain it)' if v['flagged'] else 'quiet'}")
 
 # %% [markdown]
 # The paper's Figure 2 draws a split's progress as class-mass bars: where each

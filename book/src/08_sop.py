@@ -21,7 +21,7 @@
 
 # %% tags=["parameters"]
 import ast, os
-PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")
+PROFILE = os.environ.get("HCMGAN_PROFILE", "demo")    # "demo" (CPU, a minute), "quick", "gpu" or "paper"
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
 OVERRIDES = ast.literal_eval(os.environ.get("HCMGAN_OVERRIDES", "{}"))  # any setting, e.g. {"refinements": 4}

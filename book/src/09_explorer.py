@@ -17,28 +17,25 @@
 # %% tags=["parameters"]
 import os
 
-PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")   # or "paper" (GPU)
+PROFILE = os.environ.get("HCMGAN_PROFILE", "demo")    # for the small tree grown when no tree is found
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")      # or "cpu", "cuda"
-RUN_DIR = os.environ.get("HCMGAN_EXPLORER_TREE", "")  # a saved tree, or ""
+RUN_DIR = os.environ.get("HCMGAN_EXPLORER_TREE", "results/trees/fashion-mnist-quick-s0")  # a saved tree, or ""
 RUNS = os.environ.get("HCMGAN_RUNS", "runs/book")     # the chapters' runs
 
 # %% [markdown]
 # ## A tree to explore
 #
 # The explorer needs a grown tree, not a training run: a tree saved to disk is
-# enough. This chapter looks for one, in this order:
-#
-# 1. the run folder or `tree.pt` file named by the environment variable
-#    `HCMGAN_EXPLORER_TREE` (the `RUN_DIR` parameter above);
-# 2. the newest Fashion-MNIST tree that the chapter "Growing the tree" saved
-#    with the same profile under `runs/book` (the `RUNS` parameter), found by
-#    `experiments.latest_run`.
-#
-# If neither exists it grows a small tree itself: 300 Fashion-MNIST images of
-# each of four classes (trouser, bag, sneaker, T-shirt/top), 4 leaves, and with
-# the `quick` profile the tiny settings `TINY` below (500 training steps per
-# GAN, one refinement per split), about two minutes on a two-core CPU. Such a
-# short training gives a rough tree; the explorer shows either the same way.
+# enough. This chapter opens the 10-leaf tree of 10,000 Fashion-MNIST images
+# (1,000 per class) that the chapter "Growing the tree" showed: grown with the
+# quick profile by the command line, its run folder committed in
+# `book/results/trees/fashion-mnist-quick-s0`. The environment variable
+# `HCMGAN_EXPLORER_TREE` (the `RUN_DIR` parameter above) names another run
+# folder or `tree.pt` file, a tree grown on a GPU, say. Set to `""`, the chapter
+# looks for the newest Fashion-MNIST tree under `runs/book` (the `RUNS`
+# parameter), and grows a small one if there is none: 300 Fashion-MNIST images
+# of each of four classes (trouser, bag, sneaker, T-shirt/top), 4 leaves, the
+# `demo` profile with one refinement per split.
 #
 # `experiments.load_run` reads a saved tree and, when the run folder's
 # `config.json` says which images it was grown on (as every run of
@@ -51,12 +48,11 @@ from hcmgan_lite import cluster_acc, experiments, nmi
 from hcmgan_lite.explorer import explore
 from hcmgan_lite.figures import tree_figure
 
-saved = RUN_DIR or experiments.latest_run(RUNS, f"fmnist-*-{PROFILE}-seed*")
+saved = RUN_DIR or experiments.latest_run(RUNS, "fmnist-*")
 if saved is None:   # no tree yet: grow a small one
-    TINY = dict(g_width=16, d_widths=(16, 32, 64), min_steps=500, max_steps=500, refinements=1, n_samples=25)
     saved = f"{RUNS}/explorer-small"
     experiments.fit("fashion-mnist", saved, 4, PROFILE, device=DEVICE, per_class=300, progress=False,
-                    classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], **(TINY if PROFILE == "quick" else {}))
+                    classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], refinements=1)
 tree, images = experiments.load_run(saved)
 print(f"{tree} from {saved}", "with its images" if images is not None else "(its images were not found)")
 if tree.labels is not None:
