@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import zlib
 import logging
 import os
 from dataclasses import dataclass
@@ -130,8 +131,9 @@ def _read_idx(path: Path) -> np.ndarray:
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             raw = f.read()
-    except (OSError, EOFError) as e:  # bad or truncated gzip stream
-        raise ValueError(f"cannot read IDX file {path}: {e} (corrupt or truncated file?)") from e
+    except (OSError, EOFError, zlib.error) as e:  # bad or truncated gzip stream, a broken compressed block
+        raise ValueError(f"cannot read IDX file {path} (in {path.parent}): {e} (corrupt or truncated file? "
+                         "replace it with a good copy)") from e
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] == 0:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes "
                          f"(magic number {raw[:4].hex() or 'missing'}; expected 000008xx)")

@@ -192,9 +192,14 @@ class Tree:
             raise FileNotFoundError(f"no saved tree at {path}")
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file (corrupt or truncated?): {exc}. "
-                             "Delete it to start the run over, or use another run_dir") from exc
+        except Exception as exc:   # our words: torch's message may advise weights_only=False, which runs a
+            # malicious file's code; the cause stays attached for debugging
+            what = ("it is empty" if path.stat().st_size == 0 else
+                    "it holds objects other than tensors, numbers, strings, lists and dicts (a tree file never "
+                    "does; do not load it with weights_only=False)" if "weights_only" in str(exc) else
+                    f"{type(exc).__name__}")
+            raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file ({what}; corrupt, truncated or "
+                             "not a tree file). Delete it to start the run over, or use another run_dir") from exc
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"{path} is not an HC-MGAN Lite tree file (format tag {FORMAT!r} missing)")
         v = d.get("version")

@@ -14,7 +14,7 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # Progress bars are for people watching a run; in the rendered book they would
 # only leave empty widget areas. Jupyter users still get them.
 export HCMGAN_PROGRESS="${HCMGAN_PROGRESS:-0}"
-echo "[book] profile: ${HCMGAN_PROFILE:-quick}; data: ${HCMGAN_DATA:-<unset>}"
+echo "[book] profile of the live runs: ${HCMGAN_PROFILE:-demo}; data: ${HCMGAN_DATA:-<unset>}"
 
 # Start from a clean output so that pages removed from _toc.yml disappear.
 rm -rf _build/html _build/.doctrees _build/jupyter_execute

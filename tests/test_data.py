@@ -100,6 +100,21 @@ def test_idx_truncated_and_bad_magic(tmp_path):
         load_fashion_mnist(tmp_path)
 
 
+def test_broken_compressed_stream_names_the_file(tmp_path):
+    """64 bytes overwritten inside a .gz stream: a zlib error, reported with the file and its folder."""
+    folder = tmp_path / "fashion-mnist"
+    rng = np.random.default_rng(0)
+    write_idx(folder / "train-images-idx3-ubyte", rng.integers(0, 256, (50, 28, 28)), compress=True)
+    write_idx(folder / "train-labels-idx1-ubyte", [0] * 50)
+    gz = folder / "train-images-idx3-ubyte.gz"
+    raw = bytearray(gz.read_bytes())
+    raw[40:104] = bytes(range(64))
+    gz.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="cannot read IDX file") as err:
+        load_fashion_mnist(tmp_path)
+    assert str(gz) in str(err.value) and str(folder) in str(err.value)
+
+
 def test_download_branch_reads_both_splits(tmp_path, monkeypatch):
     import torchvision.datasets
 

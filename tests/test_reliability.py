@@ -237,10 +237,23 @@ def test_damaged_checkpoint_gives_clear_error(grown, data, settings, tmp_path, d
     good = (run / "tree.pt").read_bytes()
     bad = {"truncated": good[: len(good) // 3], "empty": b"", "garbage": os.urandom(2000)}[damage]
     (tmp_path / "tree.pt").write_bytes(bad)
-    with pytest.raises(ValueError, match="not a readable HC-MGAN Lite tree file .corrupt or truncated"):
+    with pytest.raises(ValueError, match="not a readable HC-MGAN Lite tree file .*corrupt, truncated") as err:
         Tree.load(tmp_path)
+    assert "weights_only` set to `False`" not in str(err.value) and len(str(err.value)) < 400
+    if damage == "empty":
+        assert "it is empty" in str(err.value)
     with pytest.raises(ValueError, match="Delete it to start the run over"):
         grow_tree(data, 3, settings, CPU, run_dir=tmp_path, progress=False)
+
+
+def test_a_tree_file_with_code_in_it_is_refused_in_our_words(tmp_path):
+    """A pickle that would run code on load: refused, and the error never advises weights_only=False."""
+    import collections
+    torch.save({"format": "hcmgan-lite-tree", "x": collections.OrderedDict(a=print)}, tmp_path / "tree.pt")
+    with pytest.raises(ValueError) as err:
+        Tree.load(tmp_path)
+    msg = str(err.value)
+    assert "do not load it with weights_only=False" in msg and "will likely succeed" not in msg and len(msg) < 400
 
 
 @pytest.mark.parametrize("edit,msg", [

@@ -13,7 +13,7 @@
 # %% tags=["parameters"]
 # Parameters: every chapter starts here; environment variables override them.
 import os
-PROFILE = os.environ.get("HCMGAN_PROFILE", "quick")   # "quick" (CPU, minutes) or "paper" (GPU)
+PROFILE = os.environ.get("HCMGAN_PROFILE", "demo")    # "demo" (CPU, a minute), "quick", "gpu" or "paper"
 DEVICE = os.environ.get("HCMGAN_DEVICE", "auto")      # "auto": CUDA when available, else CPU
 SEED = int(os.environ.get("HCMGAN_SEED", "0"))
 
