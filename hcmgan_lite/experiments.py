@@ -24,6 +24,15 @@ from .tree import Tree, checked_executor, data_digest, grow_tree, run_lock
 log = logging.getLogger(__name__)
 
 
+def data_source(root=None) -> str:
+    """The data folder a load reads (for messages)."""
+    from .data import find_data_root
+    try:
+        return str(find_data_root(root))
+    except (FileNotFoundError, ValueError):
+        return "the data folder"
+
+
 def load_subset(dataset: str, root=None, classes=None, per_class: int | None = None, seed: int = 0) -> ImageData:
     """A named dataset, optionally restricted to some classes and images per class."""
     data = load_dataset(dataset, root)
@@ -487,7 +496,12 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
         rep["class_mass"] = np.round(class_mass_table(tree.memberships(), tree.labels, tree.class_names), 2).tolist()
     if with_baselines and cfg.get("dataset") and tree.labels is not None:
         data = load_subset(cfg["dataset"], root, cfg.get("classes"), cfg.get("per_class"))
+        if len(data) != tree.n_images or (tree.data_digest and data_digest(data.images) != tree.data_digest):
+            raise ValueError(f"the {cfg['dataset']} images found now ({len(data)} from {data_source(root)}) are not "
+                             f"the {tree.n_images} the tree in {run_dir} was grown on; the baselines would be "
+                             "computed on other images. Point HCMGAN_DATA (or --data-root) at the data of the run")
         rep["baselines"] = baselines(data, tree.n_leaves, seed=cfg.get("seed", 0))
+        rep["baselines_images"] = f"the tree's own {len(data):,} images (fingerprint {tree.data_digest})"
     (run_dir / "report.json").write_text(json.dumps(rep, indent=2, default=_jsonable))
     (run_dir / "report.md").write_text(report_markdown(rep))
     if figure:

@@ -270,6 +270,27 @@ def test_load_run_returns_the_tree_with_its_images_and_latest_run_finds_it(tmp_p
     assert experiments.latest_run(tmp_path / "nowhere") is None
 
 
+def test_report_baselines_refuse_other_images(tmp_path, monkeypatch, capsys):
+    """report --baselines on a run whose images are not found any more (here: the same files, inverted) must
+    refuse instead of computing k-means and Ward on other pixels beside the tree's scores."""
+    import gzip as gz
+    run = tmp_path / "run"
+    assert main([*FIT, "--clusters", "2", "--seed", "0", "--run-dir", str(run)]) == 0
+    other = tmp_path / "data" / "fashion-mnist"
+    other.mkdir(parents=True)
+    for f in (DATA_ROOT / "fashion-mnist").iterdir():
+        raw = gz.decompress(f.read_bytes()) if f.suffix == ".gz" else f.read_bytes()
+        if "images" in f.name:
+            raw = raw[:16] + bytes(255 - b for b in raw[16:])
+        (other / f.name.removesuffix(".gz")).write_bytes(raw)
+    before = (run / "report.json").read_bytes() if (run / "report.json").exists() else None
+    assert main(["report", str(run), "--baselines", "--data-root", str(tmp_path / "data")]) == 2
+    assert "not the 80 the tree" in _err(capsys)
+    assert ((run / "report.json").read_bytes() if (run / "report.json").exists() else None) == before
+    assert main(["report", str(run), "--baselines"]) == 0                 # its own images: fine, and said
+    assert "fingerprint" in json.loads((run / "report.json").read_text())["baselines_images"]
+
+
 def test_sop_stand_in_goes_through_the_sop_loader(tmp_path, monkeypatch):
     data, source, real = experiments.sop_data(per_class=12, root=DATA_ROOT)
     assert not real and "not found" in source and "Fashion-MNIST" in source
