@@ -763,17 +763,6 @@ def paired_summary(rows: list[dict], base: str, other: str) -> str:
 
 
 # ---- one results table --------------------------------------------------------
-def current_report(run_dir, with_baselines: bool = True) -> dict:
-    """The run's report.json when it is newer than its tree (and has baselines if asked), else :func:`report`."""
-    run_dir = Path(run_dir)
-    rep_path, tree_path = run_dir / "report.json", run_dir / "tree.pt"
-    if rep_path.is_file() and tree_path.is_file() and rep_path.stat().st_mtime >= tree_path.stat().st_mtime:
-        rep = json.loads(rep_path.read_text())
-        if not with_baselines or "baselines" in rep:
-            return rep
-    return report(run_dir, with_baselines=with_baselines)
-
-
 def _schedule(st: dict) -> str:
     steps = f" ({st['min_steps']}–{st['max_steps']} steps)" if st.get("max_steps") else ""
     return f"{st['epochs']:g} epochs per GAN{steps}, {st['refinements']} refinements, width {st['g_width']}"

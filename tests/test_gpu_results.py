@@ -29,9 +29,8 @@ def test_jobs_put_the_trees_first_and_the_long_curve_points_last():
 def test_pack_splits_into_returnable_files_and_unpacks(tmp_path, monkeypatch):
     state = tmp_path / "state"
     (state / "runs" / "a").mkdir(parents=True)
-    blob = bytes(range(256)) * 40000          # ~10 MB that gzip cannot shrink much
     import os
-    (state / "runs" / "a" / "tree.pt").write_bytes(os.urandom(len(blob)))
+    (state / "runs" / "a" / "tree.pt").write_bytes(os.urandom(10 * 2 ** 20))   # ~10 MB that gzip cannot shrink
     (state / "runs" / "a" / ".lock").write_text("pid")
     (state / "results").mkdir()
     (state / "results" / "x.json").write_text("{}")
