@@ -7,7 +7,7 @@ from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fas
 from . import experiments
 from .estimator import HCMGAN
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
-from .settings import PAPER_TEXT, Settings, get_settings, pick_device
+from .settings import PAPER_TEXT, Settings, get_settings, paper_text, pick_device
 from .training import CollapseError, SplitGAN, raw_split, refine
 from .tree import Node, RunDirInUse, Tree, grow_tree, split_entropy
 

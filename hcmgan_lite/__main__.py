@@ -90,13 +90,15 @@ def main(argv=None) -> int:
         if args.cmd == "fit":
             experiments.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
                             args.data_root, _classes(args.classes), args.per_class, executor=args.executor,
-                            workers=args.workers, ray_address=args.ray_address, **_parse_sets(args.set))
+                            workers=args.workers, ray_address=args.ray_address, announce=print,
+                            **_parse_sets(args.set))
             if not args.no_report:
                 rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
                 print(experiments.report_markdown(rep))
         elif args.cmd == "split":
             res = experiments.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
-                                               args.seed, args.device, args.data_root, **_parse_sets(args.set))
+                                               args.seed, args.device, args.data_root, announce=print,
+                                               **_parse_sets(args.set))
             res["variant"] = args.variant
             from pathlib import Path
             out = Path(args.out)

@@ -41,6 +41,7 @@ class ImageData:
     labels: torch.Tensor | None = None
     class_names: list[str] | None = None
     name: str = "custom"
+    source: str = ""                 # where the images were read from (a folder), if from files
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -98,7 +99,7 @@ class ImageData:
             idx = torch.sort(torch.cat(chosen)).values
         names = None if self.class_names is None else [self.class_names[c] for c in keep]
         dev = self.images.device
-        return ImageData(self.images[idx.to(dev)], mapped[idx].to(self.labels.device), names, self.name)
+        return ImageData(self.images[idx.to(dev)], mapped[idx].to(self.labels.device), names, self.name, self.source)
 
     def _class_indices(self, classes) -> list[int]:
         if isinstance(classes, (str, int)):
@@ -194,6 +195,7 @@ def _load_idx_dataset(root, download, subdirs, tv_name, class_names, name) -> Im
         found = _read_idx_folder(folder) if folder.is_dir() else None
         if found is not None:
             data = _uint8_to_data(*found, class_names, "mnist-10k" if sub == "mnist-10k" else name)
+            data.source = str(folder)
             log.info("loaded %d images from %s", len(data), folder)
             return data
     files = ", ".join(f + "[.gz]" for pair in _IDX_FILES.values() for f in pair)
@@ -213,9 +215,23 @@ def _load_idx_dataset(root, download, subdirs, tv_name, class_names, name) -> Im
 
 
 def load_mnist(root=None, download: bool = False) -> ImageData:
-    """MNIST (train + test merged, 70,000 images; 10,000 from a ``mnist-10k`` folder)."""
+    """MNIST (train + test merged, 70,000 images; 10,000 from a ``mnist-10k`` folder).
+
+    A ``mnist-10k`` folder is preferred when it exists (``name`` is then ``"mnist-10k"``, and
+    :func:`describe` says so): the paper's MNIST results are on all 70,000 images.
+    """
     return _load_idx_dataset(root, download, ("mnist-10k", "mnist", "MNIST/raw", "."),
                              "MNIST", MNIST_CLASSES, "mnist")
+
+
+def describe(data: ImageData) -> str:
+    """One line on which images were loaded: how many, of what, from where (and, for the first
+    10,000 of MNIST, that the paper's MNIST results use all 70,000)."""
+    what = {"mnist-10k": "MNIST (the first 10,000 of its 70,000: the mnist-10k folder, preferred when it "
+                         "exists; the paper's MNIST row is on all 70,000)",
+            "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "sop": "Stanford Online Products"}
+    return (f"{len(data):,} images of {what.get(data.name, data.name)}, {'x'.join(map(str, data.shape))}"
+            + (f", from {data.source}" if data.source else ""))
 
 
 def load_fashion_mnist(root=None, download: bool = False) -> ImageData:
@@ -233,7 +249,8 @@ def load_sop(root=None, size: int = 32, max_per_class: int | None = None,
     in sorted order; ``max_per_class`` keeps the first ones of each class.
     """
     from PIL import Image
-    from tqdm.auto import tqdm
+
+    from .progress import progress_bar
 
     if int(size) < 1 or (max_per_class is not None and int(max_per_class) < 1):
         raise ValueError(f"size and max_per_class must be at least 1, got {size} and {max_per_class}")
@@ -262,7 +279,7 @@ def load_sop(root=None, size: int = 32, max_per_class: int | None = None,
     if not files:
         raise FileNotFoundError(f"no .jpg/.jpeg/.png images in the class folders of {base}")
     x = np.empty((len(files), size, size), dtype=np.uint8)
-    for i, (path, _) in enumerate(tqdm(files, desc="Loading SOP", disable=not progress)):
+    for i, (path, _) in enumerate(progress_bar(files, desc="Loading SOP", disable=not progress)):
         try:
             with Image.open(path) as im:
                 im.draft("L", (2 * size, 2 * size))  # fast reduced JPEG decoding; no-op for others
@@ -270,6 +287,7 @@ def load_sop(root=None, size: int = 32, max_per_class: int | None = None,
         except OSError as e:
             raise ValueError(f"cannot read image {path}: {e}") from e
     data = _uint8_to_data(x, [c for _, c in files], names, "sop")
+    data.source = str(base)
     log.info("loaded %d images of %d classes from %s", len(data), len(names), base)
     return data
 

@@ -33,18 +33,30 @@ def data_source(root=None) -> str:
         return "the data folder"
 
 
-def load_subset(dataset: str, root=None, classes=None, per_class: int | None = None, seed: int = 0) -> ImageData:
-    """A named dataset, optionally restricted to some classes and images per class."""
+def load_subset(dataset: str, root=None, classes=None, per_class: int | None = None, seed: int = 0,
+                announce=None) -> ImageData:
+    """A named dataset, optionally restricted to some classes and images per class.
+
+    ``announce(line)``: told which images were loaded (how many, from which folder, which subset kept).
+    """
+    from .data import describe
     data = load_dataset(dataset, root)
+    line = describe(data)
     if classes is not None or per_class is not None:
         data = data.subset(classes=classes, per_class=per_class, seed=seed)
+        line += f"; kept {len(data):,}" + (f" of classes {', '.join(map(str, classes))}" if classes else "") \
+            + (f", at most {per_class:,} per class" if per_class else "")
+    if announce is not None:
+        announce(f"data: {line}")
     return data
 
 
 def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", seed: int = 0, device="auto",
         root=None, classes=None, per_class: int | None = None, progress: bool = True, executor: str = "inline",
-        workers: int | None = None, ray_address: str | None = None, **overrides) -> Tree:
+        workers: int | None = None, ray_address: str | None = None, announce=None, **overrides) -> Tree:
     """Grow a tree on a dataset into ``run_dir`` (resuming what is there) and return it.
+
+    ``announce(line)``: told which images were loaded (the command line prints it).
 
     ``executor``, ``workers``, ``ray_address``: how many splits train at once and where (see
     :func:`~hcmgan_lite.tree.grow_tree`); they do not change the tree, so a run may be resumed
@@ -68,7 +80,7 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
     settings = get_settings(profile, dataset, seed=seed, **overrides)
     config = {"dataset": dataset, "n_clusters": n_clusters, "profile": profile, "seed": seed,
               "classes": classes, "per_class": per_class, "overrides": overrides}
-    data = load_subset(dataset, root, classes, per_class, seed=0)
+    data = load_subset(dataset, root, classes, per_class, seed=0, announce=announce)
     if len(data) < n_clusters:
         raise ValueError(f"n_clusters (--clusters) is {n_clusters} but the data holds only {len(data)} images")
     cfg_path = run_dir / "config.json"
@@ -218,7 +230,8 @@ def refinement_markdown(res: dict) -> str:
 def collapse_verdict(history: dict, settings) -> dict:
     """What the collapse check says of a finished training's log, without acting on it.
 
-    ``flagged`` is True when, from ``collapse_after`` of the training on, a
+    ``flagged`` is True when, from where the run watches (``collapse_after`` of the
+    training, or epoch ``collapse_epoch``) on, a
     logged spread ratio (the least varied generator's spread over its real
     batch's) fell below ``settings.collapse_spread``: the spread check of
     :meth:`~hcmgan_lite.training.SplitGAN.train`, judged with ``settings``
@@ -229,7 +242,8 @@ def collapse_verdict(history: dict, settings) -> dict:
     if not steps:
         return {"flagged": False, "threshold": settings.collapse_spread, "min_spread_ratio": None,
                 "final_spread_ratio": None, "final_spread_ratio_each": []}
-    start = settings.collapse_after * steps[-1]
+    from .training import watch_start
+    start = watch_start(settings, steps[-1])
     watched = [i for i, t in enumerate(steps) if t >= start]
     ratios = history.get("spread_ratio", [])
     low_spread = any(ratios[i] < settings.collapse_spread for i in watched) if ratios else False
@@ -243,7 +257,8 @@ def collapse_verdict(history: dict, settings) -> dict:
 
 
 def split_experiment(dataset: str, classes=None, per_class: int | None = None, profile: str = "quick",
-                     seed: int = 0, device="cpu", root=None, progress: bool = True, **overrides) -> dict:
+                     seed: int = 0, device="cpu", root=None, progress: bool = True, announce=None,
+                     **overrides) -> dict:
     """One split of a dataset's images (a raw split, then ``refinements`` refinements), measured.
 
     No retries and no collapse action (``collapse_loss`` and ``collapse_spread``
@@ -258,7 +273,7 @@ def split_experiment(dataset: str, classes=None, per_class: int | None = None, p
     dev = pick_device(device)
     judge = get_settings(profile, dataset, seed=seed, **overrides)
     s = judge.replace(collapse_loss=0.0, collapse_spread=0.0)
-    data = load_subset(dataset, root, classes, per_class, seed=0)
+    data = load_subset(dataset, root, classes, per_class, seed=0, announce=announce)
     X = data.images.to(dev)
     s_k = torch.ones(len(data), device=dev)
     torch.manual_seed(seed)

@@ -174,9 +174,12 @@ class Generator(_Group):
         self.up1 = nn.ConvTranspose2d(k * c1, k * c2, 4, 2, 1, groups=k)
         self.up2 = nn.ConvTranspose2d(k * c2, k * channels, 4, 2, 1, groups=k)
 
-    def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None):
-        z = torch.rand(self.k, n, self.latent_dim, device=device, generator=generator)
-        return z * 2 - 1 if self.latent == "symmetric" else z
+    def sample_latent(self, n: int, device=None, generator: torch.Generator | None = None, shared: bool = False):
+        """Latent codes (k, n, latent_dim): one draw per generator, or with ``shared`` one draw that every
+        generator maps (the authors' code feeds all generators of a step the same z)."""
+        z = torch.rand(1 if shared else self.k, n, self.latent_dim, device=device, generator=generator)
+        z = z * 2 - 1 if self.latent == "symmetric" else z
+        return z.expand(self.k, -1, -1) if shared else z
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # z: (k, B, latent) -> (k, B, C, H, W)
         b = z.shape[1]
@@ -200,13 +203,15 @@ class Critic(_Group):
 
     def __init__(self, k: int = 1, channels: int = 1, image_size: int = 28,
                  widths: tuple[int, int, int] = (128, 256, 512), slope: float = 0.2,
-                 n_classes: int = 2):
+                 n_classes: int = 2, shared_trunk: bool = False):
         super().__init__()
         self.k, self.slope = k, slope
+        self.shared_trunk = bool(shared_trunk) and k > 1   # one trunk for every copy's heads
+        kt = 1 if self.shared_trunk else k
         layers, c, s = [], channels, image_size
         for w in widths:
             s = (s - 1) // 2 + 1  # kernel 5, stride 2, padding 2
-            layers += [nn.Conv2d(k * c, k * w, 5, 2, 2, groups=k), GroupLayerNorm(k, w, s, s)]
+            layers += [nn.Conv2d(kt * c, kt * w, 5, 2, 2, groups=kt), GroupLayerNorm(kt, w, s, s)]
             c = w
         self.trunk = nn.ModuleList(layers)
         self.n_features = c * s * s
@@ -214,21 +219,27 @@ class Critic(_Group):
         self.c_head = GroupLinear(k, self.n_features, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:  # (k, B, C, H, W) -> (k, B, F)
+        if self.shared_trunk:   # every copy's batch through the one trunk
+            k, b = x.shape[:2]
+            return self._trunk(x.reshape(1, k * b, *x.shape[2:]), 1).reshape(k, b, -1)
+        return self._trunk(x, self.k)
+
+    def _trunk(self, x: torch.Tensor, k: int) -> torch.Tensor:
         b = x.shape[1]
         layers = list(zip(self.trunk[0::2], self.trunk[1::2]))
-        if self.loop_copies or self.k == 1:  # copy by copy: plain convolutions, LayerNorm with its affine map
+        if self.loop_copies or k == 1:  # copy by copy: plain convolutions, LayerNorm with its affine map
             out = []
-            for j in range(self.k):
+            for j in range(k):
                 h = self._layout(x[j])
                 for conv, norm in layers:
                     h = F.leaky_relu(norm(_run_copy(conv, h, j), j), self.slope)
                 out.append(h.reshape(b, -1))
-            return out[0][None] if self.k == 1 else torch.stack(out)
+            return out[0][None] if k == 1 else torch.stack(out)
         h = self._layout(_pack(x))
         for i, (conv, norm) in enumerate(layers):
             h = _dense_grouped(conv, h) if i == 0 and self.dense_first else conv(h)
             h = F.leaky_relu(norm(h), self.slope)
-        return h.reshape(b, self.k, -1).transpose(0, 1)
+        return h.reshape(b, k, -1).transpose(0, 1)
 
     def discriminate(self, feats: torch.Tensor) -> torch.Tensor:  # (k, B, F) -> (k, B)
         return self.d_head(feats).squeeze(-1)
@@ -238,6 +249,10 @@ class Critic(_Group):
 
     def trunk_parameters(self):
         return list(self.trunk.parameters()) + list(self.d_head.parameters())
+
+    def shared_parameters(self):
+        """The trunk's parameters (updated by every copy's D loss under ``shared_trunk``)."""
+        return list(self.trunk.parameters())
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 from concurrent import futures
 from pathlib import Path
 
@@ -80,6 +82,91 @@ def gpu_share(workers: int, gpus: int) -> float:
     return 1.0 if workers <= gpus else max(gpus, 1) / workers
 
 
+# Run in a process of its own session, so that a kill of our whole process group spares it: it waits for
+# our end of its stdin to close. "closed" first means the executor was closed properly; anything else means
+# that we died, and it removes what we would have removed (named semaphores of the worker pool, local Ray
+# processes that outlive their driver; a process is killed only if it is still the one we started).
+_JANITOR = r"""
+import os, signal, sys
+if sys.stdin.buffer.read() != b"closed":
+    import _multiprocessing
+    for name in filter(None, sys.argv[1].split(",")):
+        try:
+            _multiprocessing.sem_unlink(name)
+        except OSError:
+            pass
+    for item in filter(None, sys.argv[2].split(",")):
+        pid, start = item.split(":")
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[19] == start:
+                    os.kill(int(pid), signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            pass
+"""
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks after boot; with the pid it names one process for good), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def descendants(pids) -> list[int]:
+    """The live processes below ``pids`` (read from /proc; empty where there is no /proc)."""
+    children: dict = {}
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int(d.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], list(pids)
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def semaphore_names(*objects) -> list[str]:
+    """The names of the named semaphores behind multiprocessing queues and locks (Unix, spawn context)."""
+    names = []
+    for q in objects:
+        for lock in (q, getattr(q, "_rlock", None), getattr(q, "_wlock", None), getattr(q, "_sem", None)):
+            name = getattr(getattr(lock, "_semlock", None), "name", None)
+            if name and name not in names:
+                names.append(name)
+    return names
+
+
+class Janitor:
+    """Cleans up after this process if it is killed (even with SIGKILL, with its whole process group).
+
+    ``semaphores``: names to unlink; ``pids``: processes to kill. Call :meth:`close` once they were
+    released the normal way, and nothing is touched. Without /proc or named semaphores (not Linux) it
+    still starts; it then only finds nothing to do.
+    """
+
+    def __init__(self, semaphores=(), pids=()):
+        procs = [f"{p}:{t}" for p in pids if (t := _start_time(p)) is not None]
+        self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _JANITOR, ",".join(semaphores),
+                                      ",".join(procs)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def close(self) -> None:
+        if self.proc.stdin.closed:
+            return
+        try:
+            self.proc.stdin.write(b"closed")
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        self.proc.wait(timeout=30)
+
+
 def _init_worker(X, settings: dict, devices, threads: int, parent: int) -> None:
     _exit_with_parent(parent)
     torch.set_num_threads(threads)
@@ -107,6 +194,10 @@ class Processes:
         self.pool = futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                                                 initargs=(X.cpu(), s.to_dict(), queue, threads, os.getpid()))
         self.pending: set = set()
+        # a SIGKILL of our process group also kills multiprocessing's resource tracker, which would unlink
+        # the pool's named semaphores (/dev/shm/sem.mp-*): the janitor does it instead
+        self.janitor = Janitor(semaphore_names(queue, getattr(self.pool, "_call_queue", None),
+                                               getattr(self.pool, "_result_queue", None)))
 
     def submit(self, job: dict):
         h = self.pool.submit(_work, job)
@@ -138,6 +229,7 @@ class Processes:
                 p.join(timeout=10)
         self.queue.close()
         self.queue.join_thread()
+        self.janitor.close()
 
 
 def _ray_work(X, settings: dict, device: str, threads: int, job: dict) -> dict:
@@ -156,6 +248,12 @@ class Ray:
         if self.started:
             kw = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kw)
+        self.janitor = None
+        if self.started and not address:   # local Ray processes that would outlive a killed driver
+            node = getattr(getattr(ray, "_private", None), "worker", None)
+            node = getattr(node, "_global_node", None)
+            pids = [p.process.pid for ps in getattr(node, "all_processes", {}).values() for p in ps]
+            self.janitor = Janitor(pids=pids + descendants(pids))
         gpu = torch.device(device).type == "cuda"
         self.args = (ray.put(X.cpu()), s.to_dict(), "cuda" if gpu else "cpu", threads)
         share = gpu_share(workers, torch.cuda.device_count()) if gpu else 0
@@ -181,6 +279,8 @@ class Ray:
         self.handles.clear()
         if self.started:
             self.ray.shutdown()
+        if self.janitor is not None:
+            self.janitor.close()
 
 
 def make_executor(kind: str, X, s: Settings, device, workers: int, ray_address: str | None = None):

@@ -60,6 +60,14 @@ def steps_for(mass: float, s: Settings) -> int:
     return min(n, s.max_steps) if s.max_steps else n
 
 
+def watch_start(s: Settings, steps: int) -> int:
+    """The step from which collapse is watched for: epoch ``collapse_epoch`` of the schedule (the authors'
+    code: 40) when set, else ``collapse_after`` of the training."""
+    if s.collapse_epoch is not None:
+        return int(steps * min(1.0, s.collapse_epoch / s.epochs))
+    return int(s.collapse_after * steps)
+
+
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] -> uint8 on the CPU (for keeping samples small)."""
     return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
@@ -180,7 +188,8 @@ class SplitGAN:
         self.multiplicative = settings.noise == "multiplicative"
         self.G = Generator(self.kg, c, h, settings.g_width, settings.latent_dim, settings.g_layout,
                            settings.latent).to(device)
-        self.D = Critic(self.kd, c, h, settings.d_widths, settings.slope).to(device)
+        self.D = Critic(self.kd, c, h, settings.d_widths, settings.slope,
+                        shared_trunk=settings.shared_trunk and mode == "pair").to(device)
         self.execution = execution_for(device)
         for net in (self.G, self.D):
             net.set_execution(**self.execution)
@@ -191,6 +200,10 @@ class SplitGAN:
             {"params": list(self.D.c_head.parameters()),
              "lr": settings.lr_c_refine if mode == "pair" and settings.lr_c_refine else settings.lr_c},
         ], betas=betas)
+        # a shared trunk (refinements under shared_trunk, as the authors' code does for SOP): group l's D
+        # loss steps it through opt_dc, group m's through an optimiser of its own (its own Adam state)
+        self.opt_trunk_m = (_adam(self.D.shared_parameters(), lr=settings.lr_d, betas=betas)
+                            if self.D.shared_trunk else None)
         # which generator's samples each discriminator plays against: (kd, kg)
         self.d_mask = (self.critic_of[None] == torch.arange(self.kd, device=device)[:, None]).float()
         self._g, self._features = self.G, self.D.features
@@ -198,6 +211,25 @@ class SplitGAN:
             self._g = _Compiled(self.G, "the generators")
             self._features = _Compiled(self.D.features, "the critics' trunk")
         self.amp = settings.amp and device.type == "cuda"
+        # the weight of the generators' classification term: the authors' code applies gamma twice in the
+        # raw split's loss (gamma_raw="squared"; the same for gamma = 1) and once in a refinement's
+        self.gamma_g = settings.gamma ** 2 if mode == "mgan" and settings.gamma_raw == "squared" else settings.gamma
+
+    def _shared_trunk_step(self, d_logit, d_fake_own, B: int, total) -> None:
+        """D/C update with one trunk for both groups: each group's D loss steps the trunk with its own Adam."""
+        trunk = self.D.shared_parameters()
+        d_each = F.binary_cross_entropy_with_logits(
+            d_logit[:, :B], torch.ones_like(d_logit[:, :B]), reduction="none").mean(1) + d_fake_own.mean(1)
+        g_l = torch.autograd.grad(d_each[0], trunk, retain_graph=True)
+        g_m = torch.autograd.grad(d_each[1], trunk, retain_graph=True)
+        heads = [p for p in self.D.parameters() if all(p is not q for q in trunk)]
+        total.backward(inputs=heads)
+        for p, g in zip(trunk, g_l):
+            p.grad = g
+        self.opt_dc.step()
+        for p, g in zip(trunk, g_m):
+            p.grad = g
+        self.opt_trunk_m.step()
 
     def start_from(self, nets: dict, side: int) -> None:
         """Warm start (``Settings.warm_start``, not in the paper): both generators from the parent's
@@ -241,7 +273,7 @@ class SplitGAN:
     def draw(self, X: torch.Tensor, weights: torch.Tensor):
         """A real batch per critic drawn from ``P_weights`` (kd, B, C, H, W) and latent codes (kg, Bg, latent)."""
         idx = torch.multinomial(weights, self.s.batch_size, replacement=True)  # (kd, B)
-        return X[idx], self.G.sample_latent(self.s.gen_batch_size, self.device)
+        return X[idx], self.G.sample_latent(self.s.gen_batch_size, self.device, shared=self.s.shared_z)
 
     def _noise(self, x: torch.Tensor, level: float) -> torch.Tensor:
         return _noisy(x, level, self.multiplicative)
@@ -280,8 +312,11 @@ class SplitGAN:
             c_logit = self.D.classify(c_feats).float()             # (kd, n, 2)
             c_loss = F.cross_entropy(c_logit.reshape(-1, 2), c_target.reshape(-1)) * kd
         self.opt_dc.zero_grad(set_to_none=True)
-        (d_real * kd + d_fake + c_loss).backward()
-        self.opt_dc.step()
+        if self.opt_trunk_m is None:
+            (d_real * kd + d_fake + c_loss).backward()
+            self.opt_dc.step()
+        else:
+            self._shared_trunk_step(d_logit, d_fake_own, B, d_real * kd + d_fake + c_loss)
 
         # --- generators (Alg. 2 lines 9-11, Alg. 4 lines 6-8)
         with self._autocast():
@@ -293,7 +328,7 @@ class SplitGAN:
             # classifier loss through the classifier head but not into the trunk's weights
             g_cls = F.cross_entropy(self.D.c_head(feats).float().reshape(-1, 2), side_target.repeat(kd)) * kd
         self.opt_g.zero_grad(set_to_none=True)
-        (g_adv + s.gamma * g_cls).backward(inputs=list(self.G.parameters()))
+        (g_adv + self.gamma_g * g_cls).backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
 
         with torch.no_grad():
@@ -317,8 +352,8 @@ class SplitGAN:
         weights = weights.to(self.device, torch.float32).reshape(self.kd, -1)
         tlog = TrainLog(steps=steps)
         acc = torch.zeros(6, device=self.device)
-        z_fixed = self.G.sample_latent(n_snapshot, self.device) if snapshot_every else None
-        watch_from = int(s.collapse_after * steps)
+        z_fixed = self.G.sample_latent(n_snapshot, self.device, shared=s.shared_z) if snapshot_every else None
+        watch_from = watch_start(s, steps)
         t0, since = time.perf_counter(), 0
         bar = progress_bar(range(steps), desc=desc, disable=not progress, leave=False)
         for t in bar:
@@ -365,7 +400,7 @@ class SplitGAN:
         A side with several generators (a refinement group) shows theirs in turn.
         """
         if z is None:
-            z = self.G.sample_latent(n, self.device)
+            z = self.G.sample_latent(n, self.device, shared=self.s.shared_z)
         with self._autocast():
             x = to_uint8(self._g(z))                                   # (kg, n, C, H, W)
         g, n = self.per_side, x.shape[1]
@@ -463,4 +498,11 @@ def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Sett
     device = device or X.device
     gan = SplitGAN("pair", X.shape[1:], settings, device)
     w = torch.stack([s_l, s_m]).to(device, torch.float32)
-    return _train_and_split(gan, X, w, steps_for(float(w.sum(1).max()), settings), desc, **train_kw)
+    return _train_and_split(gan, X, w, steps_for(refine_mass(w.sum(1), settings), settings), desc, **train_kw)
+
+
+def refine_mass(masses, s: Settings) -> float:
+    """The mass a refinement's steps are counted from: the mean of the two groups' masses (the authors'
+    code: (mass_l + mass_m) // (2 * batch) minibatches per epoch), or the larger (``refine_steps="max"``)."""
+    masses = [float(m) for m in masses]
+    return sum(masses) / len(masses) if s.refine_steps == "mean" else max(masses)

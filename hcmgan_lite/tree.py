@@ -24,6 +24,8 @@ import logging
 import numbers
 import os
 import platform
+import signal
+import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -34,12 +36,14 @@ import torch
 from .data import ImageData, check_images, from_tensor
 from .progress import progress_bar
 from .settings import Settings, pick_device
+from .storage import KEY as STORAGE_KEY, checksum_problem, save_checked
 from .training import CollapseError, SplitResult, raw_split, refine, to_uint8
 
 log = logging.getLogger(__name__)
 
 FORMAT = "hcmgan-lite-tree"
-VERSION = 2   # 2: node paths, seeds from paths, splits trained ahead of the growth order
+MEMBERSHIP_TOL = 1e-4   # float slack on the membership invariants checked at load
+VERSION = 3   # 2: node paths, seeds from paths, splits trained ahead of the growth order; 3: a checksum
 
 
 @dataclass
@@ -156,32 +160,13 @@ class Tree:
         }
 
     def save(self, path) -> Path:
-        """Write atomically: a temporary file first (flushed to disk), then a rename.
+        """Write atomically, with a checksum (:func:`hcmgan_lite.storage.save_checked`).
 
         A reader (or a resumed run) sees either the previous file or the new
-        one, never a half-written file, even if the process is killed mid-save.
+        one, never a half-written file, even if the process is killed mid-save;
+        a file changed after it was written fails to load.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(self.state_dict(), f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        try:  # make the rename itself durable (POSIX; not possible on every platform)
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
-        return path
+        return save_checked(path, self.state_dict())
 
     @classmethod
     def load(cls, path) -> "Tree":
@@ -209,6 +194,11 @@ class Tree:
         if v > VERSION:
             raise ValueError(f"{path} was written by a newer version (file format {v}, "
                              f"this library reads up to {VERSION}); upgrade hcmgan_lite")
+        if v >= 3:   # version 3 on: every file carries a checksum of its contents
+            problem = checksum_problem(d)
+            if problem is not None:
+                raise ValueError(f"{path} is a damaged tree file: {problem}. Its numbers cannot be trusted; "
+                                 "restore it from a copy, or delete it to grow the run again")
         try:
             s = dict(d["settings"])
             try:
@@ -258,6 +248,27 @@ class Tree:
             raise ValueError(f"{len(self.nodes)} nodes for {len(self.splits)} splits")
         if self.labels is not None and tuple(self.labels.shape) != (self.n_images,):
             raise ValueError(f"{tuple(self.labels.shape)} labels for {self.n_images} images")
+        self._check_memberships()
+
+    def _check_memberships(self, tol: float = MEMBERSHIP_TOL) -> None:
+        """What a checksum cannot vouch for: memberships are weights in [0, 1], the root holds every
+        image whole, and each split's two children sum to their parent (``s_l + s_m = s_k``)."""
+        for node in self.nodes:
+            m = node.membership
+            if not m.is_floating_point() or not bool(torch.isfinite(m).all()):
+                raise ValueError(f"node {node.id}'s membership has values that are not finite numbers")
+            lo, hi = float(m.min()), float(m.max())
+            if lo < -tol or hi > 1 + tol:
+                raise ValueError(f"node {node.id}'s membership leaves [0, 1] (from {lo:.4g} to {hi:.4g})")
+        root = self.nodes[0].membership
+        if float((root - 1).abs().max()) > tol:
+            raise ValueError("the root's membership is not 1 for every image")
+        for node in self.nodes:
+            if node.children is not None:
+                l, m = (self.nodes[c].membership for c in node.children)
+                err = float((l + m - node.membership).abs().max())
+                if err > tol:
+                    raise ValueError(f"node {node.id}'s children do not sum to it (off by up to {err:.3g})")
 
 
 # ---- growth -------------------------------------------------------------
@@ -518,7 +529,9 @@ def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, k
         st["split_fakes"].append(fake)
         st["split_logs"].append({**_stage_log(f"refinement {t}", res), "change": change,
                                  "entropy_before": h_old, "entropy_after": h_new, "accepted": accepted})
-        if s.refine_tol is not None and change is not None and change < s.refine_tol:  # a failure is no convergence
+        # the authors' rule: from the second refinement on (comparing two refinements, not a refinement with
+        # the raw split); a failed refinement is no convergence
+        if s.refine_tol is not None and t >= 2 and change is not None and change < s.refine_tol:
             log.info("%s: refinement %d changed %.1f images' mass (< %s); stopping refinements",
                      label, t, change, s.refine_tol)
             st["t"] = s.refinements
@@ -538,22 +551,28 @@ def partial_file(run_dir, path: str) -> Path:
 
 
 def save_partial(file: Path, state: dict) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(file.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, file)
+    """Checkpoint a split's finished stages (atomically, with a checksum)."""
+    save_checked(file, state, durable=False)
 
 
 def load_partial(file: Path) -> dict | None:
-    """A split's saved stages, or None (missing or unreadable: the split starts over)."""
+    """A split's saved stages, or None (missing, unreadable or damaged: the split is trained again)."""
     try:
         st = torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         return None
     except Exception as exc:   # a file cut short by a kill mid-write is replaced atomically, so rare
-        log.warning("ignoring the unreadable partial split %s: %s", file, exc)
+        log.warning("ignoring the unreadable partial split %s (%s); the split is trained again",
+                    file, type(exc).__name__)
         return None
-    return st if isinstance(st, dict) and set(new_split_state()) <= set(st) else None
+    if not isinstance(st, dict) or not set(new_split_state()) <= set(st):
+        return None
+    if STORAGE_KEY in st:   # files of older versions have no checksum
+        problem = checksum_problem(st)
+        if problem is not None:
+            log.warning("ignoring the damaged partial split %s (%s); the split is trained again", file, problem)
+            return None
+    return {k: v for k, v in st.items() if k != STORAGE_KEY}
 
 
 # ---- growth -------------------------------------------------------------
@@ -590,11 +609,31 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
     data, device = _checked(data, n_leaves, settings, device)
     workers = checked_executor(executor, workers, device, ray_address)
     if run_dir is None:
-        return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start, executor,
-                          workers, ray_address)
-    with run_lock(run_dir):
+        with _terminate_as_interrupt():
+            return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start, executor,
+                              workers, ray_address)
+    with run_lock(run_dir), _terminate_as_interrupt():
         return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start, executor,
                           workers, ray_address)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While a tree grows, SIGTERM (``kill``, a job scheduler's stop) ends it like Ctrl-C: the executor is
+    closed, its workers stop and what they hold is released. Only in the main thread, and only where
+    SIGTERM has its default action (a program that handles SIGTERM itself keeps its handler)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _checked(data, n_leaves, settings, device):

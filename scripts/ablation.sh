@@ -27,6 +27,7 @@ VARIANTS=(
   "1 generator per refinement group (the text) + 1 refinement|running|--set refinements=1 --set refine_gens=1"
   "classifier rate x10 (not in the paper)|both|--set lr_c=2e-4"
   "classifier rate x10 (not in the paper) + 1 refinement|running|--set lr_c=2e-4 --set refinements=1"
+  "one z for all generators (authors' code)|running|--set shared_z=True"
 )
 jobs=()
 i=0

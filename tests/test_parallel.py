@@ -235,34 +235,64 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
-def test_killed_parallel_run_resumes_to_the_sequential_tree(data, tmp_path):
-    run = tmp_path / "run"
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.format(settings=CHILD_SETTINGS))
-    env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT), OMP_NUM_THREADS="1")
-    victim = subprocess.Popen([sys.executable, str(script), str(run)], env=env, cwd=REPO,
+def _semaphores() -> set:
+    return {p.name for p in Path("/dev/shm").glob("sem.*")} if Path("/dev/shm").is_dir() else set()
+
+
+def _stop_when_training(script, run, env, how, wait_stage: bool):
+    """Start the child in a session of its own; once a worker saved a stage, stop it ``how``.
+
+    ``how``: "sigterm" (the parent only), "group-sigkill" (the parent, its workers and multiprocessing's
+    resource tracker at once: what a scheduler's hard stop does). Returns (exit status, output, workers)."""
+    victim = subprocess.Popen([sys.executable, str(script), str(run)], env=env, cwd=REPO, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    reference = grow_tree(data, 5, get_settings("quick", **CHILD_SETTINGS), CPU, progress=False)
     deadline = time.monotonic() + 240
-    while not ((run / "partial").is_dir() and any((run / "partial").glob("node-*.pt"))):
+    while not ((run / "partial").is_dir() and any((run / "partial").glob("node-*.pt"))) if wait_stage else \
+            len(_children_of(victim.pid)) < 2:
         assert victim.poll() is None and time.monotonic() < deadline, victim.communicate()[0]
         time.sleep(0.01)
     time.sleep(random.Random(os.urandom(8)).uniform(0.0, 1.0))
     workers = _children_of(victim.pid)
-    victim.send_signal(signal.SIGKILL)
-    assert victim.wait() == -signal.SIGKILL, "the run ended before it was killed"
+    if how == "sigterm":
+        victim.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(victim.pid, signal.SIGKILL)
+    out = victim.communicate(timeout=60)[0]
+    t0 = time.monotonic()   # the workers notice that their parent is gone and stop
+    while any(_alive(w) for w in workers):
+        assert time.monotonic() - t0 < 10, f"worker processes {workers} outlived their parent ({how})"
+        time.sleep(0.1)
+    return victim.returncode, out, workers
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
+def test_stopped_and_killed_parallel_runs_leave_nothing_and_resume_to_the_sequential_tree(data, tmp_path):
+    """SIGTERM ends a parallel run like Ctrl-C (workers stopped, semaphores released); a SIGKILL of the whole
+    process group at a random moment leaves no named semaphore behind either; the resumed run is the
+    sequential tree."""
+    run = tmp_path / "run"
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(settings=CHILD_SETTINGS))
+    env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT), OMP_NUM_THREADS="1")
+    before = _semaphores()
+    rc, out, _ = _stop_when_training(script, run, env, "sigterm", wait_stage=False)
+    assert rc == -signal.SIGINT and "KeyboardInterrupt: terminated (SIGTERM)" in out, (rc, out)  # as Ctrl-C
+    assert _semaphores() <= before, f"left behind after SIGTERM: {_semaphores() - before}"
+    reference = grow_tree(data, 5, get_settings("quick", **CHILD_SETTINGS), CPU, progress=False)
+    rc, out, workers = _stop_when_training(script, run, env, "group-sigkill", wait_stage=True)
+    assert rc == -signal.SIGKILL and len(workers) >= 2, (rc, out, "the run ended before it was killed")
     at_kill = Tree.load(run) if (run / "tree.pt").exists() else None
     where = (f"at the kill: {at_kill}, spare {sorted(at_kill.spare) if at_kill else None}, partial "
              f"{sorted(p.name for p in (run / 'partial').glob('*'))}")
-    t0 = time.monotonic()   # the workers notice that their parent is gone and stop
-    while any(_alive(w) for w in workers):
-        assert time.monotonic() - t0 < 10, f"worker processes {workers} outlived their parent"
+    t0 = time.monotonic()   # the janitor, outside the killed group, unlinks the pool's semaphores
+    while not _semaphores() <= before:
+        assert time.monotonic() - t0 < 10, f"left behind after SIGKILL of the group: {_semaphores() - before}"
         time.sleep(0.1)
     out = subprocess.run([sys.executable, str(script), str(run)], env=env, cwd=REPO, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, f"{where}\n{out.stdout}{out.stderr}"
     assert identical(Tree.load(run), reference), where
+    assert _semaphores() <= before
     print(where)
 
 
@@ -390,3 +420,36 @@ def test_default_workers_two_per_gpu(monkeypatch):
     assert checked_executor("processes", None, torch.device("cuda"), None) == 6
     assert checked_executor("processes", None, torch.device("cuda:0"), None) == 2
     assert checked_executor("processes", 5, torch.device("cuda"), None) == 5
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir() or not Path("/dev/shm").is_dir(), reason="Linux only")
+def test_janitor_cleans_up_only_when_its_owner_dies_without_closing():
+    """The janitor unlinks the named semaphores and kills the processes it was given when its stdin closes
+    without the word "closed" (its owner died), and touches nothing after a proper close."""
+    import multiprocessing as mp
+
+    from hcmgan_lite.parallel import Janitor, semaphore_names
+    import _multiprocessing
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()   # the kind of object a worker pool holds: three named semaphores
+    assert len(semaphore_names(q)) == 3 and all(Path("/dev/shm", "sem." + n[1:]).exists() for n in semaphore_names(q))
+    for owner_dies in (False, True):
+        names = [f"/hcmgan-test-{os.getpid()}-{owner_dies}-{i}" for i in range(2)]
+        sems = [_multiprocessing.SemLock(1, 1, 1, n, False) for n in names]
+        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        j = Janitor(names, [sleeper.pid])
+        if owner_dies:
+            j.proc.stdin.close()   # what the kernel does when the owner dies
+            j.proc.wait(timeout=30)
+            assert sleeper.wait(timeout=10) == -signal.SIGKILL
+            assert not any(Path("/dev/shm", "sem." + n[1:]).exists() for n in names)
+        else:
+            j.close()
+            assert sleeper.poll() is None and all(Path("/dev/shm", "sem." + n[1:]).exists() for n in names)
+            sleeper.kill()
+            sleeper.wait()
+            for n in names:
+                _multiprocessing.sem_unlink(n)
+        del sems
+    q.close()
+    q.join_thread()

@@ -307,3 +307,84 @@ def test_sop_stand_in_goes_through_the_sop_loader(tmp_path, monkeypatch):
     assert (back.images - fm.images).abs().mean() < 0.05                          # the same pictures, through JPEG
     tinted = load_sop(write_sop_layout(fm, tmp_path / "tinted").parent, size=28, progress=False)
     assert np.corrcoef(tinted.images.flatten(), fm.images.flatten())[0, 1] > 0.99
+
+
+def _overwrite_tensor_bytes(file: Path, tensor: torch.Tensor, values) -> None:
+    """Change a few values of ``tensor`` in place inside a saved file (torch stores tensor bytes as they are)."""
+    raw = file.read_bytes()
+    old = tensor.contiguous().numpy().tobytes()
+    at = raw.find(old)
+    assert at > 0, "the tensor's bytes are not in the file"   # (the first copy: a split's history may repeat it)
+    new = tensor.clone().contiguous()
+    new.view(-1)[: len(values)] = torch.as_tensor(values, dtype=new.dtype)
+    file.write_bytes(raw[:at] + new.numpy().tobytes() + raw[at + len(old):])
+
+
+@pytest.mark.parametrize("what", ["membership", "sample images"])
+def test_a_damaged_tree_file_is_refused_by_load_report_and_fit(tmp_path, capsys, what):
+    """The float data of one node's membership (10 values 0.0, 10 values 5.0) or the bytes of a sample-image
+    tensor changed inside a valid tree.pt: loading, `report` and resuming refuse it in one line."""
+    run = tmp_path / "run"
+    assert main([*FIT, "--clusters", "2", "--seed", "0", "--run-dir", str(run)]) == 0
+    tree = Tree.load(run)
+    if what == "membership":
+        _overwrite_tensor_bytes(run / "tree.pt", tree.nodes[1].membership, [0.0] * 10 + [5.0] * 10)
+    else:
+        _overwrite_tensor_bytes(run / "tree.pt", tree.nodes[1].real, [255 - int(v) for v in tree.nodes[1].real.flatten()[:40]])
+    with pytest.raises(ValueError, match="damaged tree file: its checksum does not match its contents"):
+        Tree.load(run)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert main(["report", str(run)]) == 2
+    err = _err(capsys)
+    assert "checksum does not match" in err and "restore it from a copy, or delete it" in err and len(err) < 400
+    assert main([*FIT, "--clusters", "2", "--seed", "0", "--run-dir", str(run)]) == 2   # the same command: resume
+    assert "checksum does not match" in _err(capsys)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before   # nothing rewritten
+
+
+@pytest.mark.parametrize("edit,msg", [
+    ("above one", r"node 1's membership leaves \[0, 1\] \(from .* to 5\)"),
+    ("negative", r"node 2's membership leaves \[0, 1\] \(from -0.5"),
+    ("nan", "node 1's membership has values that are not finite numbers"),
+    ("children", r"node 0's children do not sum to it \(off by up to 0.3"),
+    ("root", "the root's membership is not 1 for every image"),
+])
+def test_memberships_that_break_the_invariants_are_refused_even_with_a_valid_checksum(tmp_path, edit, msg):
+    """A checksum cannot vouch for a file written wrongly (or re-signed): the memberships must be weights in
+    [0, 1], the root all ones, and each split's children must sum to their parent."""
+    from hcmgan_lite.storage import save_checked
+    run = tmp_path / "run"
+    assert main([*FIT, "--clusters", "2", "--seed", "0", "--run-dir", str(run)]) == 0
+    d = Tree.load(run).state_dict()
+    m1, m2, m0 = (d["nodes"][i]["membership"] for i in (1, 2, 0))
+    if edit == "above one":
+        m1[:10], m2[:10] = 5.0, -4.0 + m0[:10]
+    elif edit == "negative":
+        m2[:5] = -0.5
+        m1[:5] = 1.0
+    elif edit == "nan":
+        m1[3] = float("nan")
+    elif edit == "children":
+        m1[7] = (m1[7] + 0.3) if m1[7] < 0.6 else (m1[7] - 0.3)
+    else:
+        for m in (m0, m1, m2):
+            m.mul_(0.5)
+    save_checked(tmp_path / "tree.pt", d)
+    with pytest.raises(ValueError, match=msg):
+        Tree.load(tmp_path)
+    save_checked(tmp_path / "tree.pt", Tree.load(run).state_dict())   # the unedited tree: fine
+    Tree.load(tmp_path)
+
+
+def test_a_damaged_partial_split_is_trained_again(tmp_path, caplog):
+    """A partial-split file whose bytes changed is ignored with a warning (the split is trained again)."""
+    from hcmgan_lite.tree import load_partial, new_split_state, save_partial
+    st = {**new_split_state(), "s_l": torch.rand(50), "t": 0}
+    f = tmp_path / "partial" / "node-root.pt"
+    save_partial(f, st)
+    back = load_partial(f)
+    assert torch.equal(back["s_l"], st["s_l"]) and "sha256" not in back
+    _overwrite_tensor_bytes(f, st["s_l"], [0.5, 0.25])
+    with caplog.at_level("WARNING"):
+        assert load_partial(f) is None
+    assert "ignoring the damaged partial split" in caplog.text and "trained again" in caplog.text

@@ -19,8 +19,8 @@ TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=32, g
 
 def test_steps_follow_mass():
     s = get_settings("paper", "fashion-mnist")
-    assert steps_for(70000, s) == 120 * 700          # epochs x sum(s_k) / batch size
-    assert steps_for(35000, s) == 120 * 350
+    assert steps_for(70000, s) == 150 * 700          # epochs x sum(s_k) / batch size (the code's 150 epochs)
+    assert steps_for(35000, s) == 150 * 350
     q = get_settings("quick", min_steps=10, max_steps=50, epochs=1, batch_size=100)
     assert steps_for(3000, q) == 30 and steps_for(100, q) == 10 and steps_for(1e6, q) == 50
 
@@ -146,8 +146,8 @@ def test_noise_schedules():
     assert levels[0] == pytest.approx(1.5 * 0.8) and levels[19] == pytest.approx(1.2)
     assert levels[20] == pytest.approx(1.5 * 0.6) and levels[79] == pytest.approx(0.3)
     assert all(v == 0 for v in levels[80:])                     # the last of 5 stages is noise-free
-    paper = get_settings("paper", "fashion-mnist")                 # 120 stages: one per epoch, as in the code
-    assert paper.noise == "multiplicative" and noise_level(0, 1200, paper) == pytest.approx(1.5 * 119 / 120)
+    paper = get_settings("paper", "fashion-mnist")                 # 150 stages: one per epoch, as in the code
+    assert paper.noise == "multiplicative" and noise_level(0, 1500, paper) == pytest.approx(1.5 * 149 / 150)
     a = get_settings("quick", noise="additive", noise_var=1.5)
     assert noise_level(0, 100, a) == pytest.approx(math.sqrt(1.5)) and noise_level(75, 100, a) == pytest.approx(
         math.sqrt(1.5 * 0.25))

@@ -94,7 +94,7 @@ Markdown("\n".join(lines))
 #
 # The speed-up has a hard limit: a split can only start when its parent is
 # done, and at the paper's schedule a split's training time grows with its
-# mass (120 epochs over the node's share of the images), so the chain from the
+# mass (150 epochs over the node's share of the images), so the chain from the
 # root through the heaviest nodes is long. The simulation below
 # (`schedule.project`, the same scheduling code the executors run, on a
 # simulated clock) takes the split masses of a real 10-leaf Fashion-MNIST tree
