@@ -172,7 +172,7 @@ def projection(rows, overrides):
 def tree_run(device):
     from hcmgan_lite.data import load_fashion_mnist
     from hcmgan_lite.metrics import evaluate
-    from hcmgan_lite.tree import grow_tree
+    from hcmgan_lite.growth import grow_tree
     data = load_fashion_mnist().subset(per_class=1000)
     s = get_settings("quick")
     load_before = load()

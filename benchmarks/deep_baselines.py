@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hcmgan_lite import experiments  # noqa: E402
+from hcmgan_lite import runs  # noqa: E402
 from hcmgan_lite.metrics import evaluate  # noqa: E402
 from hcmgan_lite.settings import pick_device  # noqa: E402
-from hcmgan_lite.tree import run_environment  # noqa: E402
+from hcmgan_lite.growth import run_environment  # noqa: E402
 
 METHODS = ("dec", "idec")
 
@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     _clustpy()   # a clear message before any data is read
     device = pick_device(a.device)
     classes = [int(c) if c.isdigit() else c for c in a.classes] if a.classes else None
-    data = experiments.load_subset(a.dataset, a.data_root, classes, a.per_class, seed=0)
+    data = runs.load_subset(a.dataset, a.data_root, classes, a.per_class, seed=0)
     if data.labels is None:
         p.error("the data set has no labels to score against")
     X = ((data.images.reshape(len(data), -1).float().cpu().numpy() + 1) / 2).astype(np.float32)

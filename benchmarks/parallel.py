@@ -41,7 +41,7 @@ from hcmgan_lite.metrics import evaluate  # noqa: E402
 from hcmgan_lite.schedule import gpu_split_seconds, project, report_splits, tree_splits  # noqa: E402
 from hcmgan_lite.settings import get_settings  # noqa: E402
 from hcmgan_lite.training import steps_for  # noqa: E402
-from hcmgan_lite.tree import grow_tree  # noqa: E402
+from hcmgan_lite.growth import grow_tree  # noqa: E402
 
 EXECUTORS = ("inline-1t", "inline", "processes", "ray")
 SMALL = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,

@@ -23,10 +23,11 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hcmgan_lite import experiments  # noqa: E402
+from hcmgan_lite import results, runs  # noqa: E402
 from hcmgan_lite.metrics import majority_side_purity  # noqa: E402
 from hcmgan_lite.settings import pick_device  # noqa: E402
-from hcmgan_lite.tree import new_split_state, run_environment, seed_key, split_entropy, split_node  # noqa: E402
+from hcmgan_lite.growth import run_environment
+from hcmgan_lite.split import new_split_state, seed_key, split_entropy, split_node  # noqa: E402
 
 
 def refine_split(tree, node, X, n: int, device) -> dict:
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.refinements < 1:
         p.error(f"--refinements must be >= 1, got {a.refinements}")
-    tree, data = experiments.load_run(a.run_dir, a.data_root)
+    tree, data = runs.load_run(a.run_dir, a.data_root)
     if data is None or tree.labels is None:
         p.error(f"{a.run_dir}: its images (with labels) could not be loaded; purity needs the labels")
     if tree.settings.refinements:
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     for node in todo:
         sp = refine_split(tree, node, X, a.refinements, device)
         res["splits"].append(sp)
-        res["summary"] = experiments.refinement_summary(res["splits"])
+        res["summary"] = results.refinement_summary(res["splits"])
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=2))
         tmp.replace(out)

@@ -1,23 +1,49 @@
 """HC-MGAN Lite: top-down hierarchical clustering of images with multi-generator GANs.
 
 A compact implementation of HC-MGAN (de Mello, Assuncao & Murai, AAAI 2022)
-that runs on CPU and GPU alike.
+that runs on CPU and GPU alike.  The public API, in one place (``__all__``):
+
+* data: ``ImageData``, ``from_tensor``, ``load_dataset``, ``load_mnist``, ``load_fashion_mnist``, ``load_sop``,
+  ``find_data_root``
+* settings: ``Settings``, ``get_settings`` (profiles), ``paper_text``, ``PAPER_TEXT``, ``pick_device``
+* the method: ``raw_split`` (Algorithm 2), ``refine`` (Algorithms 3-4), ``SplitGAN``, ``CollapseError``,
+  ``split_entropy``, ``grow_tree``, ``Tree``, ``Node``, ``RunDirInUse``, ``HCMGAN`` (scikit-learn style)
+* metrics: ``evaluate``, ``cluster_acc``, ``nmi``, ``ari``, ``mean_per_class_acc``, ``majority_side_purity``,
+  ``class_mass_table``
+* modules: ``figures``, ``runs`` (fit, report, reopen run dirs: what the command line runs), ``results`` and
+  ``tables`` (committed results summarised into the book's tables), ``explore`` (ipywidgets, imported on use)
+
+Layering (each module imports only those above it): storage, settings, progress, schedule, metrics, data ->
+models -> training -> split -> tree -> parallel -> growth -> estimator, figures -> runs -> results -> tables;
+explorer and the command line (``__main__``) on top.
 """
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
-from . import experiments
 from .estimator import HCMGAN
+from .growth import RunDirInUse, grow_tree
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
 from .settings import PAPER_TEXT, Settings, get_settings, paper_text, pick_device
+from .split import split_entropy
 from .training import CollapseError, SplitGAN, raw_split, refine
-from .tree import Node, RunDirInUse, Tree, grow_tree, split_entropy
+from .tree import Node, Tree
 
 __version__ = "0.1.0"
 
+__all__ = [
+    "ImageData", "find_data_root", "from_tensor", "load_dataset", "load_fashion_mnist", "load_mnist", "load_sop",
+    "PAPER_TEXT", "Settings", "get_settings", "paper_text", "pick_device",
+    "CollapseError", "SplitGAN", "raw_split", "refine", "split_entropy", "grow_tree", "Tree", "Node",
+    "RunDirInUse", "HCMGAN",
+    "ari", "class_mass_table", "cluster_acc", "evaluate", "majority_side_purity", "mean_per_class_acc", "nmi",
+    "figures", "runs", "results", "tables", "explore",
+]
+
 
 def __getattr__(name):
-    # the explorer needs ipywidgets (a notebook stack); import it only when asked for,
-    # so training and the command line run where only torch and friends are installed
+    # imported when first asked for: the explorer needs ipywidgets (a notebook stack), figures and the layers
+    # above them matplotlib and scikit-learn; training (and a worker process) needs none of them
+    import importlib
     if name == "explore":
-        from .explorer import explore
-        return explore
+        return importlib.import_module(".explorer", __name__).explore
+    if name in ("figures", "runs", "results", "tables"):
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'hcmgan_lite' has no attribute {name!r}")

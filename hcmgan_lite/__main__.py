@@ -1,4 +1,7 @@
-"""Command line: ``python -m hcmgan_lite fit ...`` and ``python -m hcmgan_lite report RUN_DIR``."""
+"""Command line: ``python -m hcmgan_lite fit ...`` and ``python -m hcmgan_lite report RUN_DIR``.
+
+Imports: settings, training, growth, runs.
+"""
 from __future__ import annotations
 
 import argparse
@@ -83,27 +86,27 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
 
-    from . import experiments
+    from . import runs
     from .training import CollapseError
-    from .tree import RunDirInUse
+    from .growth import RunDirInUse
     try:
         if args.cmd == "fit":
-            experiments.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
+            runs.fit(args.dataset, args.run_dir, args.clusters, args.profile, args.seed, args.device,
                             args.data_root, _classes(args.classes), args.per_class, executor=args.executor,
                             workers=args.workers, ray_address=args.ray_address, announce=print,
                             **_parse_sets(args.set))
             if not args.no_report:
-                rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
-                print(experiments.report_markdown(rep))
+                rep = runs.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
+                print(runs.report_markdown(rep))
         elif args.cmd == "split":
-            res = experiments.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
+            res = runs.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
                                                args.seed, args.device, args.data_root, announce=print,
                                                **_parse_sets(args.set))
             res["variant"] = args.variant
             from pathlib import Path
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(res, indent=2, default=experiments._jsonable))
+            out.write_text(json.dumps(res, indent=2, default=runs._jsonable))
             for st in res["stages"]:
                 c = st["collapse"]
                 print(f"{st['stage']}: ACC {st['acc']:.3f}, purity {st['purity']:.3f}, generator spread "
@@ -111,8 +114,8 @@ def main(argv=None) -> int:
                       f"collapse check {'fires' if c['flagged'] else 'quiet'}, {st['seconds']:.0f} s")
             print(f"written: {out}")
         else:
-            rep = experiments.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
-            print(experiments.report_markdown(rep))
+            rep = runs.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
+            print(runs.report_markdown(rep))
             print(f"written: {args.run_dir}/report.json, report.md, tree.png")
     except CollapseError as exc:
         print(f"error: training failed: {_one_line(exc)}", file=sys.stderr)

@@ -6,6 +6,8 @@ and class names. Labels are never used for clustering, only for evaluation.
 
 The data root is, in order: the ``root`` argument, the environment variable
 ``HCMGAN_DATA``, or ``./data``.
+
+Imports: progress.
 """
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""A scikit-learn style estimator for clustering your own images."""
+"""A scikit-learn style estimator for clustering your own images.
+
+Imports: data, settings, growth, tree.
+"""
 from __future__ import annotations
 
 import numbers
@@ -7,7 +10,8 @@ import torch
 
 from .data import ImageData, check_images, from_tensor
 from .settings import PROFILES, get_settings, pick_device
-from .tree import Tree, grow_tree
+from .growth import grow_tree
+from .tree import Tree
 
 
 class HCMGAN:

@@ -12,6 +12,8 @@
 The pickers are tied to their stacks with ``widgets.jslink``, which runs in the
 browser: in a rendered page with no Python behind it the views still switch.
 Figures are PNG images inside ``widgets.Image``, so they are saved with the page.
+
+Imports: metrics, tree, figures.
 """
 from __future__ import annotations
 

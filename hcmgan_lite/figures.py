@@ -10,6 +10,8 @@ Every function returns the matplotlib ``Figure`` it drew on and never calls
 - :func:`training_curves`, :func:`snapshot_strip`
 - :func:`tree_figure` (the paper's Figures 1 and 5, one row per leaf)
 - :func:`compute_curve`, :func:`compute_curves`, :func:`schedule_figure` (growth on several workers, simulated)
+
+Imports: metrics.
 """
 from __future__ import annotations
 
@@ -409,16 +411,15 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
                   cost=None, legend: bool = True):
     """A split's quality against the steps per GAN: a line per width (mean over seeds), each seed a dot.
 
-    ``results``: ``split`` results (``experiments.split_experiment``); the raw split's ``metric``
+    ``results``: ``split`` results (``runs.split_experiment``); the raw split's ``metric``
     ("acc" or "purity") is drawn at its step count, on a log axis. ``level`` draws a baseline's value.
     The y axis runs from 0.5 (a two-way split can do no worse) to 1 unless ``ylim`` says otherwise.
-    ``cost``: ``{width: seconds per step}`` (``experiments.load_step_cost``) puts every point at its
+    ``cost``: ``{width: seconds per step}`` (``results.load_step_cost``) puts every point at its
     training time instead, steps x seconds per step of its width, in minutes of one CPU thread; widths
     without a cost are left out.  A seed whose collapse check fired (a generator's samples stopped
     varying, or D's loss on them fell to ~0) is also marked with a cross.  ``legend=False`` leaves the
     legend to the caller (:func:`compute_curves`) and writes the level's value at its line instead.
     """
-    from .experiments import curve_points
     def at(w, steps):            # where a point of width w goes: its steps, or its minutes of one thread
         return steps if cost is None else steps * cost[w] / 60
     drawn = (lambda w: True) if cost is None else (lambda w: w in cost)
@@ -511,3 +512,12 @@ def schedule_figure(sims, unit: str = "h", title=None):
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def curve_points(results: list[dict], metric: str) -> dict:
+    """``{generator width: {steps: [the raw split's metric, one per seed]}}`` from ``split`` results."""
+    groups: dict = {}
+    for r in results:
+        st = r["stages"][0]
+        groups.setdefault(r["settings"]["g_width"], {}).setdefault(st["steps"], []).append(st[metric])
+    return groups

@@ -9,6 +9,8 @@ All functions accept torch tensors (on any device), numpy arrays or lists.
 - mean per-class accuracy: the SOP metric, after the same mapping.
 - ``class_mass_table`` / ``majority_side_purity``: how the soft membership mass
   of each class is spread over tree nodes.
+
+Imports nothing from the rest of the package.
 """
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ parameters and the results are the same):
   parameter at every call).
 
 :class:`~hcmgan_lite.training.SplitGAN` picks them per device.
+
+Imports nothing from the rest of the package.
 """
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ the workers are spread over the GPUs, several per GPU when there are more
 workers than GPUs (:func:`worker_devices`).  Ray places tasks itself and retries
 those whose worker was lost; each task asks for one CPU, and on CUDA for a GPU
 or an even share of one (:func:`gpu_share`).
+
+Imports: settings, split.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import torch
 
 from .settings import Settings
+from .split import child_reals, save_partial, split_node
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,6 @@ _WORKER: dict = {}   # in a worker process: the images on its device, the settin
 
 
 def _run(X, s: Settings, device, job: dict) -> dict:
-    from .tree import child_reals, save_partial, split_node
     partial = Path(job["partial"]) if job.get("partial") else None
     on_stage = (lambda st, stage: save_partial(partial, st)) if partial is not None else None
     st = split_node(X, job["membership"], s, device, job["key"], job["label"], job.get("state"), on_stage,

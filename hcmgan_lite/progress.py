@@ -1,4 +1,7 @@
-"""Progress bars that fit the place they run in (terminal or notebook)."""
+"""Progress bars that fit the place they run in (terminal or notebook).
+
+Imports nothing from the rest of the package.
+"""
 from __future__ import annotations
 
 import os

@@ -17,6 +17,8 @@ workers at once and still be the tree that sequential growth gives:
 Everything here works on masses and paths only (no tensors, no training), so
 the same code drives real growth (:mod:`hcmgan_lite.tree`) and the simulation
 of a schedule (:func:`simulate`).
+
+Imports: training (the steps of a split, for a GPU time estimate).
 """
 from __future__ import annotations
 
@@ -164,7 +166,7 @@ def tree_splits(tree) -> dict:
 
 
 def report_splits(report: dict) -> dict:
-    """The same from a run report (``experiments.report``): masses only; a leaf child's mass is the rest."""
+    """The same from a run report (``runs.report``): masses only; a leaf child's mass is the rest."""
     splits, path = {}, {}
     for sp in report["splits"]:                     # in growth order: a parent comes before its children
         p = path.get(sp["node"], "")

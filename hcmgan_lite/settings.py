@@ -30,6 +30,8 @@ schedule rules, which the text does not state: ``refine_steps="mean"``, ``refine
 the second refinement on), ``collapse_epoch=40``, ``max_retries=3`` and ``shared_z=True``. The checks
 that go beyond the code's collapse test (``collapse_spread``, ``min_child_frac``,
 ``keep_collapsed_after``) are extensions, on in every profile.
+
+Imports nothing from the rest of the package.
 """
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ whom:
 Everything the step touches lives on the training device: the images, the
 membership weights, the latent codes and the loss accumulators.  Losses are
 read back to the host only every ``log_every`` steps.
+
+Imports: settings, models, progress.
 """
 from __future__ import annotations
 
@@ -280,7 +282,7 @@ class SplitGAN:
 
     def update(self, real: torch.Tensor, z: torch.Tensor, level: float, acc: torch.Tensor):
         """The step proper, on given real images and latent codes."""
-        s, kd, g = self.s, self.kd, self.per_side
+        kd, g = self.kd, self.per_side
         B, Bg = real.shape[1], z.shape[1]
         side_target = self.side.repeat_interleave(Bg)              # (kg*Bg,): each sample's side
         mask = self.d_mask

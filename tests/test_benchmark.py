@@ -215,8 +215,8 @@ def test_deep_baseline_runs_and_writes_a_row(tmp_path, one_thread):
     before = (out / "fashion-mnist-idec-s0.json").read_text()
     assert deep_baselines.main(argv) == 0                      # finished seeds are kept, not run again
     assert (out / "fashion-mnist-idec-s0.json").read_text() == before
-    from hcmgan_lite import experiments
-    row, = experiments.deep_baseline_rows(reps, "CMD")
+    from hcmgan_lite import tables
+    row, = tables.deep_baseline_rows(reps, "CMD")
     assert row["data"] == "200 (20 per class)" and row["method"] == "IDEC (deep clustering baseline)"
     assert row["acc"]["n"] == 2 and abs(row["acc"]["mean"] - np.mean([r["scores"]["acc"] for r in reps])) < 1e-12
 
@@ -229,12 +229,12 @@ TINY_TREE = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=
 
 
 def test_refine_splits_continues_each_split_as_a_refining_tree_would(tmp_path, one_thread):
-    from hcmgan_lite import experiments
+    from hcmgan_lite import runs
     from hcmgan_lite.metrics import majority_side_purity
     root = os.environ.get("HCMGAN_DATA") or str(ROOT.parent / "shared" / "data")
     kw = dict(per_class=10, progress=False, root=root, device="cpu", **TINY_TREE)
-    raw = experiments.fit("fashion-mnist", tmp_path / "raw", 3, "quick", 0, refinements=0, **kw)
-    refined = experiments.fit("fashion-mnist", tmp_path / "ref", 2, "quick", 0, refinements=1, **kw)
+    raw = runs.fit("fashion-mnist", tmp_path / "raw", 3, "quick", 0, refinements=0, **kw)
+    refined = runs.fit("fashion-mnist", tmp_path / "ref", 2, "quick", 0, refinements=1, **kw)
     out = tmp_path / "r.json"
     argv = [str(tmp_path / "raw"), "--refinements", "1", "--device", "cpu", "--data-root", root, "--out", str(out)]
     assert refine_splits.main(argv + ["--max-splits", "1"]) == 0

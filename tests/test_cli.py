@@ -66,7 +66,7 @@ def test_second_fit_resumes_without_training(run_dir, capsys, caplog, monkeypatc
         raise AssertionError("a finished run was trained again")
     monkeypatch.setattr(SplitGAN, "train", refuse)
     before = (run_dir / "tree.pt").stat().st_mtime_ns
-    with caplog.at_level("INFO", logger="hcmgan_lite.tree"):
+    with caplog.at_level("INFO", logger="hcmgan_lite.growth"):
         assert main([*FIT, "--run-dir", str(run_dir)]) == 0
     assert any(r.message.startswith("resuming Tree(3 leaves") for r in caplog.records)
     assert (run_dir / "tree.pt").stat().st_mtime_ns == before       # nothing trained, nothing saved

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import hcmgan_lite.tree as tree_mod
+import hcmgan_lite.split as split_mod
 from hcmgan_lite import Settings, get_settings, grow_tree, load_fashion_mnist, paper_text
 from hcmgan_lite.models import Critic, Generator, count_parameters
 from hcmgan_lite.training import SplitGAN, refine_mass, steps_for, watch_start
@@ -132,7 +132,7 @@ def test_refinements_stop_by_the_codes_rule_from_the_second_refinement_on(monkey
         shift[0] = 1.0 if float(s_l[0]) < 0.5 else -1.0   # each refinement moves one image's worth of mass
         new = (s_l + shift).clamp(0, 1)
         return SplitResult(new, (s_l + s_m) - new, TrainLog(steps=0), torch.zeros(2, 4, 1, 28, 28, dtype=torch.uint8))
-    monkeypatch.setattr(tree_mod, "refine", small_step)
+    monkeypatch.setattr(split_mod, "refine", small_step)
     s = get_settings("quick", **TINY, refinements=4, refine_tol=150.0, refine_guard=False)
     tree = grow_tree(data, 2, s, CPU, progress=False)
     assert len(tree.nodes[0].history) == 3          # raw split, refinement 1 (not judged), refinement 2 (stops)

@@ -415,7 +415,7 @@ def test_worker_devices_cpu_and_gpu_cases():
 
 def test_default_workers_two_per_gpu(monkeypatch):
     import torch
-    from hcmgan_lite.tree import checked_executor
+    from hcmgan_lite.growth import checked_executor
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
     assert checked_executor("processes", None, torch.device("cuda"), None) == 6
     assert checked_executor("processes", None, torch.device("cuda:0"), None) == 2

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 import torch
 
+import hcmgan_lite.growth as growth_mod
+import hcmgan_lite.split as split_mod
 import hcmgan_lite.tree as tree_mod
 from hcmgan_lite import (HCMGAN, CollapseError, ImageData, RunDirInUse, Tree, from_tensor, get_settings, grow_tree,
                          load_fashion_mnist, raw_split, refine)
@@ -466,7 +468,7 @@ def test_collapse_signal_non_finite_losses(data):
 
 def test_collapse_is_retried_logged_and_recorded(data, settings, monkeypatch, caplog):
     """The first raw split trains with a sabotaged learning rate and collapses; the retry succeeds."""
-    real_raw_split = tree_mod.raw_split
+    real_raw_split = split_mod.raw_split
     calls = []
 
     def sabotaged_first(X, s_k, s, *a, **k):
@@ -474,9 +476,9 @@ def test_collapse_is_retried_logged_and_recorded(data, settings, monkeypatch, ca
         if len(calls) == 1:
             s = s.replace(collapse_spread=100.0, collapse_after=0.0)   # forced: no generator varies 100x the data
         return real_raw_split(X, s_k, s, *a, **k)
-    monkeypatch.setattr(tree_mod, "raw_split", sabotaged_first)
+    monkeypatch.setattr(split_mod, "raw_split", sabotaged_first)
     s = settings.replace(refinements=0)
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         tree = grow_tree(data, 2, s, CPU, progress=False)
     assert len(calls) == 2 and tree.n_leaves == 2
     (entry,) = tree.nodes[0].retries
@@ -487,7 +489,7 @@ def test_collapse_is_retried_logged_and_recorded(data, settings, monkeypatch, ca
 
 def test_every_try_collapses_raises_clear_error(data, settings, caplog):
     s = settings.replace(collapse_spread=100.0, collapse_after=0.0, max_retries=1)   # every try collapses
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         with pytest.raises(CollapseError, match=r"node 0 raw: all 2 tries failed; last: .*stopped varying.*"
                                                 "Try another seed, lower learning rates") as err:
             grow_tree(data, 2, s, CPU, progress=False)
@@ -501,7 +503,7 @@ def test_every_try_collapsing_late_keeps_the_latest_split(data, settings, caplog
     The collapse is forced (a spread threshold no generator can reach), so it happens on every machine."""
     s = settings.replace(collapse_spread=100.0, collapse_after=0.8, max_retries=1, refinements=0,
                          min_child_frac=0.0)
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         tree = grow_tree(data, 2, s, CPU, progress=False)
     entries = tree.nodes[0].retries
     assert [e["kind"] for e in entries] == ["collapse_spread"] * 2
@@ -519,8 +521,8 @@ def test_failed_refinement_is_skipped_not_fatal(data, settings, monkeypatch, cap
     """Every try of a refinement diverges: the tree keeps the raw split and says so."""
     def diverging(*a, **k):
         raise CollapseError("refinement: the losses became NaN/inf at step 4/12", kind="non_finite")
-    monkeypatch.setattr(tree_mod, "refine", diverging)
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    monkeypatch.setattr(split_mod, "refine", diverging)
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         # refine_tol: a failed refinement moves no mass, but that is no convergence: the next one still runs
         tree = grow_tree(data, 2, settings.replace(refinements=2, max_retries=1, refine_tol=1e9), CPU,
                          progress=False)
@@ -543,7 +545,7 @@ def test_degenerate_split_is_retried_and_recorded(data, settings, monkeypatch, c
         calls.append(1)
         return torch.ones(len(X)) if len(calls) == 1 else real_predict(self, X)
     monkeypatch.setattr(SplitGAN, "predict", one_sided_first)
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         tree = grow_tree(data, 2, settings.replace(refinements=0), CPU, progress=False)
     (entry,) = tree.nodes[0].retries
     assert entry["kind"] == "degenerate" and entry["attempt"] == 0
@@ -562,7 +564,7 @@ def test_always_empty_child_raises(data, settings, monkeypatch):
 def test_always_tiny_child_keeps_least_degenerate_split(data, settings, monkeypatch, caplog):
     shares = iter([0.998, 0.995, 0.999])     # smaller child: 0.2%, 0.5%, 0.1% of the mass
     monkeypatch.setattr(SplitGAN, "predict", lambda self, X: torch.full((len(X),), next(shares)))
-    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.tree"):
+    with caplog.at_level(logging.WARNING, logger="hcmgan_lite.split"):
         tree = grow_tree(data, 2, settings.replace(refinements=0), CPU, progress=False)
     assert [e["kind"] for e in tree.nodes[0].retries] == ["degenerate"] * 3
     assert tree.nodes[2].mass == pytest.approx(0.005 * len(data), rel=1e-4)
@@ -573,7 +575,7 @@ def test_always_tiny_child_keeps_least_degenerate_split(data, settings, monkeypa
 
 HOLDER = """
 import sys
-from hcmgan_lite.tree import run_lock
+from hcmgan_lite.growth import run_lock
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.readline()
@@ -603,9 +605,9 @@ def test_lock_is_released_when_its_holder_is_killed(tmp_path):
                               cwd=REPO, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert holder.stdout.readline().strip() == "locked"
     with pytest.raises(RunDirInUse):
-        with tree_mod.run_lock(run):
+        with growth_mod.run_lock(run):
             pass
     holder.kill()
     holder.wait(timeout=60)
-    with tree_mod.run_lock(run):   # no stale lock after SIGKILL
+    with growth_mod.run_lock(run):   # no stale lock after SIGKILL
         pass

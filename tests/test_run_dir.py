@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-import hcmgan_lite.tree as tree_mod
-from hcmgan_lite import HCMGAN, Tree, experiments, from_tensor, get_settings, grow_tree
+import hcmgan_lite.growth as growth_mod
+from hcmgan_lite import HCMGAN, Tree, from_tensor, get_settings, grow_tree, runs
 from hcmgan_lite.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ FIT = ["fit", "fashion-mnist", "--classes", "0,1", "--per-class", "40", "--devic
        *[a for k, v in TINY.items() for a in ("--set", f"{k}={v!r}".replace(" ", ""))]]
 HOLDER = """
 import sys
-from hcmgan_lite.tree import run_lock
+from hcmgan_lite.growth import run_lock
 with run_lock(sys.argv[1]):
     print("locked", flush=True)
     sys.stdin.readline()
@@ -172,16 +172,16 @@ def test_negative_strides_and_long_doubles_are_read_exactly():
 def test_stale_temporary_files_removed_when_the_lock_is_taken(tmp_path):
     (tmp_path / "tree.pt.tmp4242").write_bytes(b"half a file")
     (tmp_path / "config.json.tmp").write_text("{")
-    with tree_mod.run_lock(tmp_path):
+    with growth_mod.run_lock(tmp_path):
         assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_run_lock_is_reentrant_in_one_process(tmp_path):
-    with tree_mod.run_lock(tmp_path):
-        with tree_mod.run_lock(tmp_path):          # experiments.fit holds it around grow_tree
+    with growth_mod.run_lock(tmp_path):
+        with growth_mod.run_lock(tmp_path):          # runs.fit holds it around grow_tree
             pass
-        assert os.path.realpath(tmp_path) in tree_mod._HELD
-    assert not tree_mod._HELD
+        assert os.path.realpath(tmp_path) in growth_mod._HELD
+    assert not growth_mod._HELD
 
 
 # 8. every machine a run was grown on is kept
@@ -191,13 +191,13 @@ def test_every_machine_a_run_was_grown_on_is_kept(tmp_path, monkeypatch):
     grow_tree(data, 2, s, "cpu", run_dir=tmp_path, progress=False)
     grow_tree(data, 2, s, "cpu", run_dir=tmp_path, progress=False)          # same machine: no new entry
     assert len(Tree.load(tmp_path).envs) == 1
-    real = tree_mod.run_environment
-    monkeypatch.setattr(tree_mod, "run_environment", lambda dev: {**real(dev), "host": "elsewhere", "threads": 64})
+    real = growth_mod.run_environment
+    monkeypatch.setattr(growth_mod, "run_environment", lambda dev: {**real(dev), "host": "elsewhere", "threads": 64})
     tree = grow_tree(data, 3, s, "cpu", run_dir=tmp_path, progress=False)
     envs = Tree.load(tmp_path).envs
     assert [e["host"] for e in envs] == [real(torch.device("cpu"))["host"], "elsewhere"] and tree.env["threads"] == 64
-    rep = experiments.report(tmp_path, figure=False)
-    assert len(rep["environments"]) == 2 and "elsewhere, torch" in experiments.report_markdown(rep)
+    rep = runs.report(tmp_path, figure=False)
+    assert len(rep["environments"]) == 2 and "elsewhere, torch" in runs.report_markdown(rep)
 
 
 # a fuzz test of the public API: every input trains to a valid result or is refused naming the argument
@@ -254,20 +254,20 @@ def test_public_api_fuzz(name_i, name_s, name_l, make_images, settings, make_lab
 
 def test_load_run_returns_the_tree_with_its_images_and_latest_run_finds_it(tmp_path):
     run = tmp_path / "runs" / "fm-a"
-    grown = experiments.fit("fashion-mnist", run, 2, "quick", 0, "cpu", classes=[0, 1], per_class=40,
+    grown = runs.fit("fashion-mnist", run, 2, "quick", 0, "cpu", classes=[0, 1], per_class=40,
                             progress=False, **TINY)
-    tree, images = experiments.load_run(run)
+    tree, images = runs.load_run(run)
     assert tree.splits == grown.splits and images is not None and len(images) == 80
     assert torch.equal(images.labels, tree.labels)
-    assert experiments.load_run(run / "tree.pt")[1] is not None             # the file works as well as the folder
+    assert runs.load_run(run / "tree.pt")[1] is not None             # the file works as well as the folder
     cfg = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**cfg, "per_class": 30}))   # other images: the tree alone
-    assert experiments.load_run(run)[1] is None
+    assert runs.load_run(run)[1] is None
     (run / "config.json").unlink()
-    assert experiments.load_run(run)[1] is None
-    assert experiments.latest_run(tmp_path / "runs", "fm-*") == run
-    assert experiments.latest_run(tmp_path / "runs", "mnist-*") is None
-    assert experiments.latest_run(tmp_path / "nowhere") is None
+    assert runs.load_run(run)[1] is None
+    assert runs.latest_run(tmp_path / "runs", "fm-*") == run
+    assert runs.latest_run(tmp_path / "runs", "mnist-*") is None
+    assert runs.latest_run(tmp_path / "nowhere") is None
 
 
 def test_report_baselines_refuse_other_images(tmp_path, monkeypatch, capsys):
@@ -292,7 +292,7 @@ def test_report_baselines_refuse_other_images(tmp_path, monkeypatch, capsys):
 
 
 def test_sop_stand_in_goes_through_the_sop_loader(tmp_path, monkeypatch):
-    data, source, real = experiments.sop_data(per_class=12, root=DATA_ROOT)
+    data, source, real = runs.sop_data(per_class=12, root=DATA_ROOT)
     assert not real and "not found" in source and "Fashion-MNIST" in source
     assert data.name == "sop" and len(data) == 48 and data.shape == (1, 32, 32)
     assert sorted(data.class_names) == ["bag", "dress", "sneaker", "trouser"]    # kettle and lamp dropped
@@ -378,7 +378,7 @@ def test_memberships_that_break_the_invariants_are_refused_even_with_a_valid_che
 
 def test_a_damaged_partial_split_is_trained_again(tmp_path, caplog):
     """A partial-split file whose bytes changed is ignored with a warning (the split is trained again)."""
-    from hcmgan_lite.tree import load_partial, new_split_state, save_partial
+    from hcmgan_lite.split import load_partial, new_split_state, save_partial
     st = {**new_split_state(), "s_l": torch.rand(50), "t": 0}
     f = tmp_path / "partial" / "node-root.pt"
     save_partial(f, st)

@@ -8,7 +8,7 @@ import os
 
 from hcmgan_lite import (CollapseError, Settings, cluster_acc, get_settings, load_fashion_mnist, load_mnist,
                          raw_split, refine)
-from hcmgan_lite.experiments import collapse_verdict
+from hcmgan_lite.runs import collapse_verdict
 from hcmgan_lite.training import SplitGAN, _noisy, noise_level, steps_for
 
 CPU = torch.device("cpu")

@@ -104,14 +104,14 @@ def test_split_entropy_extremes():
 
 def test_refine_guard_refuses_a_smearing_refinement(data, monkeypatch):
     """With refine_guard, a refinement that makes the split less decisive is not kept (and is recorded)."""
-    import hcmgan_lite.tree as tree_mod
+    import hcmgan_lite.split as split_mod
     from hcmgan_lite.training import SplitResult, TrainLog
 
     def smearing_refine(X, s_l, s_m, settings, device=None, **kw):
         s_k = s_l + s_m
         return SplitResult(s_k / 2, s_k - s_k / 2, TrainLog(steps=1), torch.zeros(2, 4, 1, 28, 28, dtype=torch.uint8))
 
-    monkeypatch.setattr(tree_mod, "refine", smearing_refine)
+    monkeypatch.setattr(split_mod, "refine", smearing_refine)
     for guard in (True, False):
         t = grow_tree(data, 2, get_settings("quick", **TINY, refine_guard=guard), "cpu", progress=False)
         root = t.nodes[0]

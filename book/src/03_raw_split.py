@@ -157,7 +157,7 @@ plt.show()
 # every generator's samples vary little, so the check waits.
 
 # %%
-check = hc.experiments.collapse_verdict(raw.log.history, settings)
+check = hc.runs.collapse_verdict(raw.log.history, settings)
 ratio_a, ratio_b = check["final_spread_ratio_each"]
 print(f"spread of the real batch: {check['final_real_spread']:.3f}")
 print(f"G_alpha: {ratio_a:.2f} of it, G_beta: {ratio_b:.2f} (collapse below {check['threshold']}); "
@@ -184,7 +184,7 @@ Markdown(
 # %%
 torch.manual_seed(SEED)
 positive = hc.raw_split(X, s_k, watch_only.replace(latent="positive"), snapshot_every=100)
-pos_check = hc.experiments.collapse_verdict(positive.log.history, settings)
+pos_check = hc.runs.collapse_verdict(positive.log.history, settings)
 print("U[0,1] latent: spread ratios at the end", [round(r, 3) for r in pos_check["final_spread_ratio_each"]],
       "- the collapse check", "fires" if pos_check["flagged"] else "stays quiet")
 fig = figures.snapshot_strip(positive.log.snapshots[-1:])
@@ -214,7 +214,7 @@ plt.show()
 # %%
 pred = (s_m > s_l).long()
 raw_acc = hc.cluster_acc(data.labels, pred)
-kmeans = hc.experiments.baselines(data, 2, seed=SEED)["k-means"]
+kmeans = hc.runs.baselines(data, 2, seed=SEED)["k-means"]
 smaller = float(min(s_l.sum(), s_m.sum()) / s_k.sum())
 print(f"raw split ACC {raw_acc:.3f}   (k-means on raw pixels: {kmeans['acc']:.3f}); "
       f"smaller side: {smaller:.1%} of the mass (fives: {float((data.labels == 1).float().mean()):.1%} of the images)")
@@ -252,21 +252,21 @@ torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.
 
 # %%
 ABLATION = Path("results/ablation")
-runs = {name: hc.experiments.load_results(ABLATION / name) for name in ("running-example", "fmnist-root")}
-rows = {name: hc.experiments.ablation_rows(r) for name, r in runs.items()}
+runs = {name: hc.results.load_results(ABLATION / name) for name in ("running-example", "fmnist-root")}
+rows = {name: hc.results.ablation_rows(r) for name, r in runs.items()}
 seeds = {name: sorted({s for r in rs for s in r["seeds"]}) for name, rs in rows.items()}
 Markdown(f"**Threes vs fives** (1,895 images of MNIST-10k, seeds {seeds['running-example']}; ACC of the split, "
-         f"k-means: {kmeans['acc']:.3f})\n\n" + hc.experiments.ablation_markdown(rows["running-example"], "acc"))
+         f"k-means: {kmeans['acc']:.3f})\n\n" + hc.tables.ablation_markdown(rows["running-example"], "acc"))
 
 # %%
 root_steps = sorted({r["stages"][0]["steps"] for r in runs["fmnist-root"]})
 Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, seeds {seeds['fmnist-root']}, "
          f"{' / '.join(map(str, root_steps))} steps per GAN; purity: the share of each class's mass on its "
          "majority side)\n\n"
-         + hc.experiments.ablation_markdown(rows["fmnist-root"], "purity"))
+         + hc.tables.ablation_markdown(rows["fmnist-root"], "purity"))
 
 # %%
-Markdown(hc.experiments.ablation_summary(rows))
+Markdown(hc.results.ablation_summary(rows))
 
 # %% [markdown]
 # ## What does more training buy?
@@ -283,15 +283,15 @@ Markdown(hc.experiments.ablation_summary(rows))
 
 # %%
 COMPUTE = Path("results/compute")
-curves = {name: hc.experiments.load_results(COMPUTE / name) for name in ("running-example", "fmnist-root")}
+curves = {name: hc.results.load_results(COMPUTE / name) for name in ("running-example", "fmnist-root")}
 levels = {"running-example": kmeans["acc"],
-          "fmnist-root": hc.experiments.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
+          "fmnist-root": hc.runs.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
 panels = [("threes vs fives: ACC", curves["running-example"], "acc", levels["running-example"]),
           ("Fashion-MNIST root: purity", curves["fmnist-root"], "purity", levels["fmnist-root"])]
 fig = figures.compute_curves(panels)
 plt.show()
-Markdown(hc.experiments.compute_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
-         + "\n\n" + hc.experiments.compute_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
+Markdown(hc.results.compute_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
+         + "\n\n" + hc.results.compute_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
                                                    "the Fashion-MNIST root split"))
 
 # %% [markdown]
@@ -304,14 +304,14 @@ Markdown(hc.experiments.compute_summary(curves["running-example"], "acc", levels
 # steps times its width's cost per step:
 
 # %%
-cost, cost_machine = hc.experiments.load_step_cost(COMPUTE / "step-seconds.json")
+cost, cost_machine = hc.results.load_step_cost(COMPUTE / "step-seconds.json")
 fig = figures.compute_curves(panels, cost=cost)
 plt.show()
 per_step = ", ".join(f"{cost[w]:.3f} s at width {w}" for w in sorted(cost))
 Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
-         + hc.experiments.compute_cost_summary(curves["running-example"], "acc", levels["running-example"], cost,
+         + hc.results.compute_cost_summary(curves["running-example"], "acc", levels["running-example"], cost,
                                                "threes vs fives") + "\n\n"
-         + hc.experiments.compute_cost_summary(curves["fmnist-root"], "purity", levels["fmnist-root"], cost,
+         + hc.results.compute_cost_summary(curves["fmnist-root"], "purity", levels["fmnist-root"], cost,
                                                "the Fashion-MNIST root split"))
 
 # %% [markdown]
@@ -331,7 +331,7 @@ Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
 
 # %%
 import json
-gpu_dir, found = hc.experiments.gpu_results("results", "running-example-s*.json")   # the gpu profile's, else provisional
+gpu_dir, found = hc.results.gpu_results("results", "running-example-s*.json")   # the gpu profile's, else provisional
 gpu = [json.loads(p.read_text()) for p in found]
 print(f"from book/{gpu_dir}/")
 gpu_acc = [r["stages"][0]["acc"] for r in gpu]

@@ -45,7 +45,7 @@ from pathlib import Path
 import torch
 import matplotlib.pyplot as plt
 import hcmgan_lite as hc
-from hcmgan_lite import experiments, figures
+from hcmgan_lite import figures, runs, tables
 
 device = hc.pick_device(DEVICE)
 data = hc.load_mnist().subset(classes=["3", "5"])
@@ -83,15 +83,15 @@ print(f"{T} refinement{'s' if T > 1 else ''}, starting from a raw split with ACC
 # %%
 cache = {}   # refinement t from the same memberships is the same training in both chains: trained once
 watch_only = settings.replace(collapse_loss=0, collapse_spread=0)   # as in the raw-split chapter: report, not retry
-paper = experiments.refinement_chain(X, s_l, s_m, watch_only, T, guard=False, seed=SEED, cache=cache)
-guarded = experiments.refinement_chain(X, s_l, s_m, watch_only, T, guard=True, seed=SEED, cache=cache)
+paper = runs.refinement_chain(X, s_l, s_m, watch_only, T, guard=False, seed=SEED, cache=cache)
+guarded = runs.refinement_chain(X, s_l, s_m, watch_only, T, guard=True, seed=SEED, cache=cache)
 refine_seconds = paper["seconds"]
 history, results = paper["history"], paper["results"]
 assert all(torch.allclose(r.s_l.cpu() + r.s_m.cpu(), s_k, atol=1e-5) for r in results)   # mass is conserved
 acc_of = lambda s_l: hc.cluster_acc(data.labels, (s_k - s_l > s_l).long())  # noqa: E731
 accs, guard_accs = [acc_of(h) for h in history], [acc_of(h) for h in guarded["history"]]
 for t in range(1, T + 1):
-    v = experiments.collapse_verdict(results[t - 1].log.history, settings)
+    v = runs.collapse_verdict(results[t - 1].log.history, settings)
     print(f"refinement {t}: paper chain ACC {accs[t]:.3f} (entropy {hc.split_entropy(history[t], s_k):.3f} bits) | "
           f"guarded chain: {'kept' if guarded['kept'][t - 1] else 'refused'}, ACC {guard_accs[t]:.3f} | "
           f"collapse check: {'fires (a tree would retrain it)' if v['flagged'] else 'quiet'}")
@@ -147,12 +147,12 @@ plt.show()
 # %%
 import json
 from IPython.display import Markdown
-tables = []
+shown = []
 for p in sorted(Path("results/refine-splits").glob("*.json")):
     res = json.loads(p.read_text())
-    tables.append(f"**{p.stem}** ({res['n_images']:,} images, {len(res['splits'])} splits refined)\n\n"
-                  + experiments.refinement_markdown(res))
-Markdown("\n\n".join(tables) or "No results committed yet.")
+    shown.append(f"**{p.stem}** ({res['n_images']:,} images, {len(res['splits'])} splits refined)\n\n"
+                  + tables.refinement_markdown(res))
+Markdown("\n\n".join(shown) or "No results committed yet.")
 
 # %% [markdown]
 # ## What we saw

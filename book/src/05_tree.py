@@ -35,16 +35,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 import hcmgan_lite as hc
-from hcmgan_lite import experiments, figures
+from hcmgan_lite import figures, results, runs, tables
 
 FOUR = ["Trouser", "Bag", "Sneaker", "T-shirt/top"]
 run = Path(RUN_DIR) / f"fmnist-four-{PROFILE}-seed{SEED}"
 t0 = time.perf_counter()
-small = experiments.fit("fashion-mnist", run, 4, PROFILE, SEED, DEVICE, classes=FOUR, per_class=300,
+small = runs.fit("fashion-mnist", run, 4, PROFILE, SEED, DEVICE, classes=FOUR, per_class=300,
                         progress=False, **OVERRIDES)
 small_seconds = time.perf_counter() - t0
 small_scores = hc.evaluate(small.labels, small.predict())
-small_kmeans = experiments.baselines(experiments.load_subset("fashion-mnist", classes=FOUR, per_class=300),
+small_kmeans = runs.baselines(runs.load_subset("fashion-mnist", classes=FOUR, per_class=300),
                                      4, seed=SEED)["k-means"]
 print(small, f"grown in {small.seconds:.0f} s of training on {small.device}: ACC {small_scores['acc']:.3f}, "
       f"NMI {small_scores['nmi']:.3f} (k-means on the pixels: {small_kmeans['acc']:.3f} / {small_kmeans['nmi']:.3f})")
@@ -83,7 +83,7 @@ plt.show()
 # instead.
 
 # %%
-tree, images = experiments.load_run(TREE)
+tree, images = runs.load_run(TREE)
 rep = json.loads((Path(TREE) / "report.json").read_text()) if (Path(TREE) / "report.json").exists() else {}
 print(tree, f"grown in {tree.seconds / 60:.1f} min of training on {tree.env.get('device_name') or tree.device}, "
       f"profile {tree.settings.profile}, seed {tree.settings.seed}")
@@ -101,7 +101,7 @@ plt.show()
 # (1.0: no class is divided), after the raw split and after the refinements.
 
 # %%
-splits = experiments.split_purities(tree)
+splits = runs.split_purities(tree)
 for r in splits:
     print(f"node {r['node']:2d} -> {r['children']}: mass {r['mass']:7.0f}, purity raw {r['purity_raw']:.3f}"
           f" -> refined {r['purity_final']:.3f}")
@@ -112,7 +112,7 @@ plt.show()
 # ## Cutting the tree at any number of clusters
 
 # %%
-scores = experiments.tree_scores(tree)["per_cut"]
+scores = runs.tree_scores(tree)["per_cut"]
 ks = sorted(scores)
 fig, ax = plt.subplots(figsize=(6, 3.2))
 ax.plot(ks, [scores[k]["acc"] for k in ks], "o-", label="ACC")
@@ -151,9 +151,9 @@ print("4-cluster sizes:", labels_4.bincount().tolist())
 
 # %%
 variants = {"quick profile": "quick-cpu", "classifier rate x10": "lrc10-cpu", "warm start": "warm-cpu"}
-paired = experiments.paired_rows(Path("results"), "fashion-mnist", variants)
-Markdown(experiments.paired_markdown(paired) + "\n\n"
-         + "\n".join(f"* {experiments.paired_summary(paired, 'quick profile', v)}." for v in list(variants)[1:]))
+paired = results.paired_rows(Path("results"), "fashion-mnist", variants)
+Markdown(tables.paired_markdown(paired) + "\n\n"
+         + "\n".join(f"* {results.paired_summary(paired, 'quick profile', v)}." for v in list(variants)[1:]))
 
 # %% [markdown]
 # Where the warm start is below the quick profile, a likely reason is the

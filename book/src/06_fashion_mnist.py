@@ -27,15 +27,15 @@ TREE = os.environ.get("HCMGAN_TREE_FMNIST", "results/trees/fashion-mnist-quick-s
 from pathlib import Path
 from IPython.display import Markdown
 import matplotlib.pyplot as plt
-from hcmgan_lite import Tree, experiments, figures
+from hcmgan_lite import Tree, figures, results, runs, tables
 
 tree = Tree.load(TREE)
-rep = experiments.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
-rows = experiments.comparison_rows(rep, "fashion-mnist")
-Markdown(experiments.comparison_markdown(rows))
+rows = runs.comparison_rows(rep, "fashion-mnist")
+Markdown(runs.comparison_markdown(rows))
 
 # %% [markdown]
 # The rows marked "paper" are Table 1 of the paper (all 70,000 images, paper
@@ -71,9 +71,9 @@ plt.show()
 # so its scores can differ slightly from the seed-0 row.
 
 # %%
-seeds = experiments.load_reports(sorted(Path("results/quick-cpu").glob("fashion-mnist-s*.json")))
-quick_seeds = experiments.seed_summary(seeds)
-Markdown(experiments.seed_section(seeds))
+seeds = results.load_reports(sorted(Path("results/quick-cpu").glob("fashion-mnist-s*.json")))
+quick_seeds = results.seed_summary(seeds)
+Markdown(tables.seed_section(seeds))
 
 # %% [markdown]
 # ## On a GPU: the paper's networks on all 70,000 images
@@ -99,14 +99,14 @@ Markdown(experiments.seed_section(seeds))
 # and is left out at 70,000.
 
 # %%
-gpu_dir, found = experiments.gpu_results("results", "fashion-mnist-all-s0.json")
-g_all = experiments.load_reports(found)[0]
-km70 = (g_all.get("baselines") or experiments.load_reports([Path("results/gpu-h100/fashion-mnist-all-s0.json")])[0]
+gpu_dir, found = results.gpu_results("results", "fashion-mnist-all-s0.json")
+g_all = results.load_reports(found)[0]
+km70 = (g_all.get("baselines") or results.load_reports([Path("results/gpu-h100/fashion-mnist-all-s0.json")])[0]
         ["baselines"])["k-means"]
 assert g_all["n_images"] == 70000
 g_splits = g_all["splits"]
-g_steps = experiments.steps_per_gan(g_all["settings"])
-Markdown(f"From `book/{gpu_dir}/`: " + experiments.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g_all)])
+g_steps = results.steps_per_gan(g_all["settings"])
+Markdown(f"From `book/{gpu_dir}/`: " + tables.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g_all)])
          + f"\n\nk-means on the same {g_all['n_images']:,} images: ACC {km70['acc']:.3f} / NMI {km70['nmi']:.3f}. "
          f"The root split put {g_splits[0]['purity_raw']:.1%} of each class's mass on its majority side; the splits "
          f"below it {min(r['purity_raw'] for r in g_splits[1:]):.2f} to {max(r['purity_raw'] for r in g_splits[1:]):.2f}. "
@@ -140,7 +140,7 @@ Markdown(f"""
 * On the same images, k-means gave ACC {b['k-means']['acc']:.3f} / NMI {b['k-means']['nmi']:.3f}
   {f"and Ward ACC {b['ward']['acc']:.3f} / NMI {b['ward']['nmi']:.3f}" if 'ward' in b else ''}.
 * Over seeds {quick_seeds['seeds']} of the same run, HC-MGAN's ACC was {quick_seeds['methods']['HC-MGAN']['acc']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['acc']['std']:.3f}
-  and NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {experiments.versus_baselines(quick_seeds)}.
+  and NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {results.versus_baselines(quick_seeds)}.
 * With the paper's networks on all {g_all['n_images']:,} images (one {g_all.get('device_name') or 'GPU'}, {g_steps}, raw splits only,
   {g_all['seconds'] / 60:.1f} min), ACC {ga['acc']:.3f} / NMI {ga['nmi']:.3f} against k-means' {km70['acc']:.3f} / {km70['nmi']:.3f}
   ({"above" if ga['acc'] > km70['acc'] else "below"} k-means' ACC).

@@ -35,14 +35,14 @@ TREE = os.environ.get("HCMGAN_TREE_MNIST", "results/trees/mnist-quick-s0")
 from pathlib import Path
 from IPython.display import Markdown
 import matplotlib.pyplot as plt
-from hcmgan_lite import Tree, experiments, figures
+from hcmgan_lite import Tree, figures, results, runs, tables
 
 tree = Tree.load(TREE)
-rep = experiments.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
-Markdown(experiments.comparison_markdown(experiments.comparison_rows(rep, "mnist")))
+Markdown(runs.comparison_markdown(runs.comparison_rows(rep, "mnist")))
 
 # %% [markdown]
 # Rows marked "paper" are the paper's Table 1 (all 70,000 images, paper profile
@@ -72,9 +72,9 @@ plt.show()
 # on another CPU model its scores can differ slightly from the seed-0 row.
 
 # %%
-seeds = experiments.load_reports(sorted(Path("results/quick-cpu").glob("mnist-s*.json")))
-quick_seeds = experiments.seed_summary(seeds)
-Markdown(experiments.seed_section(seeds))
+seeds = results.load_reports(sorted(Path("results/quick-cpu").glob("mnist-s*.json")))
+quick_seeds = results.seed_summary(seeds)
+Markdown(tables.seed_section(seeds))
 
 # %% [markdown]
 # The same seeds with one extension that is not in the paper, a classifier
@@ -83,9 +83,9 @@ Markdown(experiments.seed_section(seeds))
 
 # %%
 variants = {"quick profile": "quick-cpu", "classifier rate x10": "lrc10-cpu"}
-paired = experiments.paired_rows(Path("results"), "mnist", variants)
-Markdown(experiments.paired_markdown(paired) + "\n\n* "
-         + experiments.paired_summary(paired, "quick profile", "classifier rate x10") + ".")
+paired = results.paired_rows(Path("results"), "mnist", variants)
+Markdown(tables.paired_markdown(paired) + "\n\n* "
+         + results.paired_summary(paired, "quick profile", "classifier rate x10") + ".")
 
 # %% [markdown]
 # ## On a GPU: the paper's networks
@@ -102,11 +102,11 @@ Markdown(experiments.paired_markdown(paired) + "\n\n* "
 # ```
 
 # %%
-gpu_dir, found = experiments.gpu_results("results", "mnist-all-s0.json")
-g = experiments.load_reports(found)[0]
+gpu_dir, found = results.gpu_results("results", "mnist-all-s0.json")
+g = results.load_reports(found)[0]
 gb = g["baselines"]
-g_steps = experiments.steps_per_gan(g["settings"])
-Markdown(f"From `book/{gpu_dir}/`: " + experiments.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g)])
+g_steps = results.steps_per_gan(g["settings"])
+Markdown(f"From `book/{gpu_dir}/`: " + tables.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g)])
          + f"\n\nOn the same {g['n_images']:,} images: k-means ACC {gb['k-means']['acc']:.3f} / NMI {gb['k-means']['nmi']:.3f}, "
          f"Ward {gb['ward']['acc']:.3f} / {gb['ward']['nmi']:.3f}. The root split put {g['splits'][0]['purity_raw']:.1%} "
          "of each class's mass on its majority side.")
@@ -124,7 +124,7 @@ Markdown(f"""
 * On the same images, k-means gave ACC {b['k-means']['acc']:.3f} / NMI {b['k-means']['nmi']:.3f}
   {f"and Ward ACC {b['ward']['acc']:.3f} / NMI {b['ward']['nmi']:.3f}" if 'ward' in b else ''}.
 * Over seeds {quick_seeds['seeds']}: ACC {quick_seeds['methods']['HC-MGAN']['acc']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['acc']['std']:.3f},
-  NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {experiments.versus_baselines(quick_seeds)}.
+  NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {results.versus_baselines(quick_seeds)}.
 * With the paper's networks on one {g.get('device_name') or 'GPU'} ({g_steps}, raw splits only, {g['seconds'] / 60:.1f} min):
   ACC {gf['acc']:.3f} / NMI {gf['nmi']:.3f}, {"above" if gf['acc'] > gb['ward']['acc'] else "below"} Ward's {gb['ward']['acc']:.3f}.
 * The paper reports ACC .943 / NMI .905 on all 70,000 images at its full schedule (.877 / .856 with raw splits only).

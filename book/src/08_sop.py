@@ -37,10 +37,10 @@ import torch
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 import hcmgan_lite as hc
-from hcmgan_lite import experiments, figures
+from hcmgan_lite import figures, runs
 
 # SOP if it is under the data root; else Fashion-MNIST images written in SOP's layout (NOT SOP)
-data, source, found = experiments.sop_data(per_class=SOP_PER_CLASS or None)
+data, source, found = runs.sop_data(per_class=SOP_PER_CLASS or None)
 print(data)
 print("classes:", data.class_names)
 print("source:", source)
@@ -53,7 +53,7 @@ plt.show()
 # %% [markdown]
 # ## The tree and the scores
 #
-# The tree grows to as many leaves as there are classes. `hc.experiments.fit`
+# The tree grows to as many leaves as there are classes. `hc.runs.fit`
 # saves every step under the run directory (resumable), and `report` computes
 # ACC, NMI, ARI and the mean per-class ACC.
 
@@ -62,7 +62,7 @@ run = Path(RUN_DIR) / f"sop-{'real' if found else 'standin'}-{PROFILE}-seed{SEED
 settings = hc.get_settings(PROFILE, "sop", seed=SEED, **OVERRIDES)
 tree = hc.grow_tree(data, data.n_classes, settings, DEVICE, run_dir=run)
 scores = hc.evaluate(data.labels, tree.predict())
-base = experiments.baselines(data, data.n_classes, seed=SEED)
+base = runs.baselines(data, data.n_classes, seed=SEED)
 print(f"HC-MGAN Lite: ACC {scores['acc']:.3f}  NMI {scores['nmi']:.3f}  mean per-class ACC {scores['mean_per_class_acc']:.3f}")
 for name, r in base.items():
     print(f"{name:12s}: ACC {r['acc']:.3f}  NMI {r['nmi']:.3f}  mean per-class ACC {r['mean_per_class_acc']:.3f}")

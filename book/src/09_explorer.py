@@ -37,23 +37,23 @@ RUNS = os.environ.get("HCMGAN_RUNS", "runs/book")     # the chapters' runs
 # of each of four classes (trouser, bag, sneaker, T-shirt/top), 4 leaves, the
 # `demo` profile with one refinement per split.
 #
-# `experiments.load_run` reads a saved tree and, when the run folder's
+# `runs.load_run` reads a saved tree and, when the run folder's
 # `config.json` says which images it was grown on (as every run of
-# `experiments.fit` does), those images too: with them the explorer can also
+# `runs.fit` does), those images too: with them the explorer can also
 # tint each split node's images by how the split shares them.
 
 # %%
 import matplotlib.pyplot as plt
-from hcmgan_lite import cluster_acc, experiments, nmi
+from hcmgan_lite import cluster_acc, nmi, runs
 from hcmgan_lite.explorer import explore
 from hcmgan_lite.figures import tree_figure
 
-saved = RUN_DIR or experiments.latest_run(RUNS, "fmnist-*")
+saved = RUN_DIR or runs.latest_run(RUNS, "fmnist-*")
 if saved is None:   # no tree yet: grow a small one
     saved = f"{RUNS}/explorer-small"
-    experiments.fit("fashion-mnist", saved, 4, PROFILE, device=DEVICE, per_class=300, progress=False,
+    runs.fit("fashion-mnist", saved, 4, PROFILE, device=DEVICE, per_class=300, progress=False,
                     classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], refinements=1)
-tree, images = experiments.load_run(saved)
+tree, images = runs.load_run(saved)
 print(f"{tree} from {saved}", "with its images" if images is not None else "(its images were not found)")
 if tree.labels is not None:
     pred = tree.predict()
@@ -129,13 +129,13 @@ explore(tree, images=images)
 # on a GPU therefore takes no training at all:
 #
 # ```python
-# from hcmgan_lite import Tree, experiments
+# from hcmgan_lite import Tree, runs
 # from hcmgan_lite.explorer import explore
 #
 # tree = Tree.load("runs/book/explorer-small")   # a run folder, or the file .../tree.pt in it
 # explore(tree)                                  # or simply explore("runs/book/explorer-small")
 #
-# tree, images = experiments.load_run("runs/book/explorer-small")   # the tree and the images it was grown on
+# tree, images = runs.load_run("runs/book/explorer-small")   # the tree and the images it was grown on
 # explore(tree, images=images)
 # ```
 #

@@ -61,25 +61,25 @@
 
 # %%
 from IPython.display import Markdown
-from hcmgan_lite import experiments
+from hcmgan_lite import tables
 
 # %% [markdown]
 # ## Fashion-MNIST
 
 # %%
 def rows(ds, seeds_args):
-    """The paper, then the committed runs: seeds, IDEC and GPU (`experiments.COMMITTED_SEEDS`, `GPU_RUNS`)."""
-    return experiments.paper_rows(ds) + experiments.committed_rows("results", ds, seeds_args)
+    """The paper, then the committed runs: seeds, IDEC and GPU (`tables.COMMITTED_SEEDS`, `GPU_RUNS`)."""
+    return tables.paper_rows(ds) + tables.committed_rows("results", ds, seeds_args)
 
 fm = rows("fashion-mnist", "--per-class 1000")
-Markdown(experiments.results_markdown(fm))
+Markdown(tables.results_markdown(fm))
 
 # %% [markdown]
 # ## MNIST
 
 # %%
 mn = rows("mnist", "")
-Markdown(experiments.results_markdown(mn))
+Markdown(tables.results_markdown(mn))
 
 # %% [markdown]
 # ## What the quick profile does on four classes that look unlike each other
@@ -93,8 +93,8 @@ Markdown(experiments.results_markdown(mn))
 # with the command line outside this build; k-means and Ward on the same images.
 
 # %%
-few = experiments.few_class_rows("results")
-Markdown(experiments.results_markdown(few) if few else "(no committed four-class reports)")
+few = tables.few_class_rows("results")
+Markdown(tables.results_markdown(few) if few else "(no committed four-class reports)")
 
 # %% [markdown]
 # Split by split, per seed: the root split's purity (the share of each
@@ -103,9 +103,9 @@ Markdown(experiments.results_markdown(few) if few else "(no committed four-class
 # (computed here, a second).
 
 # %%
-sp = experiments.few_class_splits("results")
+sp = tables.few_class_splits("results")
 two = sp["two_means"]["purity"]
-Markdown(experiments.paired_markdown(sp["rows"]) + f"""
+Markdown(tables.paired_markdown(sp["rows"]) + f"""
 
 * The root split keeps {sp['root']:.3f} of each class's mass on its majority side (mean of {len(sp['rows'])} seeds);
   k-means with two clusters on the same images keeps {two:.3f}:
@@ -121,15 +121,15 @@ Markdown(experiments.paired_markdown(sp["rows"]) + f"""
 
 # %%
 def say(ds, rows):
-    labels = [*[(label.split(", ", 1)[1], label) for label, *_ in experiments.COMMITTED_SEEDS],
-              *[(label.split(", ", 1)[1], label) for _, label, _ in experiments.GPU_RUNS],
+    labels = [*[(label.split(", ", 1)[1], label) for label, *_ in tables.COMMITTED_SEEDS],
+              *[(label.split(", ", 1)[1], label) for _, label, _ in tables.GPU_RUNS],
               ("IDEC", "IDEC (deep clustering baseline)")]
     shown = [(what, label) for what, label in labels if any(r["method"].startswith(label) for r in rows)]
-    return "\n".join(f"* {ds}, {what}: {experiments.row_verdict(rows, label)}." for what, label in shown)
+    return "\n".join(f"* {ds}, {what}: {tables.row_verdict(rows, label)}." for what, label in shown)
 
-few_run = experiments.FEW_CLASS_SEEDS[0]
+few_run = tables.FEW_CLASS_SEEDS[0]
 four = (f"\n* Fashion-MNIST, {few_run.name}, {len(few_run.classes) * few_run.per_class:,} images: "
-        f"{experiments.row_verdict(few, few_run.label)}." if few else "")
+        f"{tables.row_verdict(few, few_run.label)}." if few else "")
 Markdown(say("Fashion-MNIST", fm) + "\n" + say("MNIST", mn) + four + """
 * The paper reports ACC .721 (Fashion-MNIST) and .943 (MNIST) with its full schedule on all 70,000 images.
 """)

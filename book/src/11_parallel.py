@@ -59,9 +59,9 @@ RUNS = os.environ.get("HCMGAN_RUNS", "runs/book")
 import time
 import torch
 from IPython.display import Markdown
-from hcmgan_lite import experiments, get_settings, grow_tree
+from hcmgan_lite import get_settings, grow_tree, runs
 
-data = experiments.load_subset("fashion-mnist", classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], per_class=100)
+data = runs.load_subset("fashion-mnist", classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], per_class=100)
 settings = get_settings("quick", g_width=16, d_widths=(16, 32, 64), min_steps=60, max_steps=60)
 torch.set_num_threads(1)   # the workers train with one thread each: compare like with like
 grown = {}
