@@ -23,7 +23,7 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hcmgan_lite import results, runs  # noqa: E402
+from hcmgan_lite import runs, tables  # noqa: E402
 from hcmgan_lite.metrics import majority_side_purity  # noqa: E402
 from hcmgan_lite.settings import pick_device  # noqa: E402
 from hcmgan_lite.growth import run_environment
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     for node in todo:
         sp = refine_split(tree, node, X, a.refinements, device)
         res["splits"].append(sp)
-        res["summary"] = results.refinement_summary(res["splits"])
+        res["summary"] = tables.refinement_summary(res["splits"])
         tmp = out.with_suffix(".tmp")
         tmp.write_text(json.dumps(res, indent=2))
         tmp.replace(out)

@@ -10,11 +10,12 @@ that runs on CPU and GPU alike.  The public API, in one place (``__all__``):
   ``split_entropy``, ``grow_tree``, ``Tree``, ``Node``, ``RunDirInUse``, ``HCMGAN`` (scikit-learn style)
 * metrics: ``evaluate``, ``cluster_acc``, ``nmi``, ``ari``, ``mean_per_class_acc``, ``majority_side_purity``,
   ``class_mass_table``
-* modules: ``figures``, ``runs`` (fit, report, reopen run dirs: what the command line runs), ``results`` and
-  ``tables`` (committed results summarised into the book's tables), ``explore`` (ipywidgets, imported on use)
+* modules: ``figures``, ``runs`` (fit, report, reopen run dirs: what the command line runs), ``results``
+  (reports and split results of any run: load, flatten, summarise over seeds, table, compare), ``tables`` (the
+  book's catalogue of committed runs and the tables built from it), ``explore`` (ipywidgets, imported on use)
 
 Layering (each module imports only those above it): storage, settings, progress, schedule, metrics, data ->
-models -> training -> split -> tree -> parallel -> growth -> estimator, figures -> runs -> results -> tables;
+models -> training -> split -> tree -> parallel -> growth -> estimator, figures -> runs, results -> tables;
 explorer and the command line (``__main__``) on top.
 """
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop

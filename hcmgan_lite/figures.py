@@ -414,7 +414,7 @@ def compute_curve(results, metric: str = "acc", level=None, level_name: str = "k
     ``results``: ``split`` results (``runs.split_experiment``); the raw split's ``metric``
     ("acc" or "purity") is drawn at its step count, on a log axis. ``level`` draws a baseline's value.
     The y axis runs from 0.5 (a two-way split can do no worse) to 1 unless ``ylim`` says otherwise.
-    ``cost``: ``{width: seconds per step}`` (``results.load_step_cost``) puts every point at its
+    ``cost``: ``{width: seconds per step}`` (as ``benchmarks/step_cost.py`` measures it) puts every point at its
     training time instead, steps x seconds per step of its width, in minutes of one CPU thread; widths
     without a cost are left out.  A seed whose collapse check fired (a generator's samples stopped
     varying, or D's loss on them fell to ~0) is also marked with a cross.  ``legend=False`` leaves the

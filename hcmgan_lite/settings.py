@@ -339,3 +339,13 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for but CUDA is not available; use 'cpu' or 'auto'")
     return dev
+
+
+def steps_per_gan(settings) -> str:
+    """How long each GAN of a run trains, in words: "6,400 steps per GAN" or "120 epochs per GAN (...)".
+    ``settings``: :class:`Settings` or a report's ``settings`` entry."""
+    s = settings if isinstance(settings, dict) else dataclasses.asdict(settings)
+    lo, hi = s.get("min_steps") or 0, s.get("max_steps")
+    if hi is not None and lo == hi:
+        return f"{hi:,} steps per GAN"
+    return f"{s['epochs']:g} epochs per GAN" + (f" ({lo:,}-{hi:,} steps)" if hi else "")

@@ -9,11 +9,10 @@ sys.path.insert(0, str(ROOT))
 from hcmgan_lite import tables  # noqa: E402
 
 TITLES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST"}
-for ds, args in (("fashion-mnist", "--per-class 1000"), ("mnist", "")):
-    rows = tables.paper_rows(ds) + tables.committed_rows(ROOT / "book" / "results", ds, args)
-    print(f"**{TITLES[ds]}**\n\n{tables.results_markdown(rows)}\n")
+for ds in ("fashion-mnist", "mnist"):
+    print(f"**{TITLES[ds]}**\n\n{tables.results_markdown(tables.results_rows(ds, ROOT / 'book' / 'results'))}\n")
 
 for run in tables.FEW_CLASS_SEEDS:
-    rows = tables.few_class_rows(ROOT / "book" / "results", run)
+    rows = tables.results_rows(run.name, ROOT / "book" / "results")
     if rows:
         print(f"**{TITLES[run.dataset]}, {run.name}: {', '.join(run.classes)}**\n\n{tables.results_markdown(rows)}\n")

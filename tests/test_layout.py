@@ -85,3 +85,29 @@ def test_trees_are_the_ones_grown_before_the_files_were_reorganised():
     assert worst < 1e-3, f"memberships differ by up to {worst:.3g}"
     assert [len(n.split_logs) for n in now.nodes] == [len(n.split_logs) for n in before.nodes]
     print(f"largest membership difference: {worst:.3g}")
+
+
+OUTSIDE_THE_CORE = ("results", "tables")     # the results layer; every other module is the library's core
+
+
+def _chapter_names_outside_the_core() -> set:
+    """``(module, name)`` for every name of the results layer that a chapter calls or reads:
+    ``results.load``, ``hc.tables.results_rows``, ``from hcmgan_lite.results import load``."""
+    found = set()
+    for src in sorted((REPO / "book" / "src").glob("*.py")):
+        for node in ast.walk(ast.parse(src.read_text())):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+                owner = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+                if owner in OUTSIDE_THE_CORE:
+                    found.add((owner, node.attr))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] in OUTSIDE_THE_CORE:
+                found.update((node.module.split(".")[-1], a.name) for a in node.names)
+    return found
+
+
+def test_the_chapters_call_about_a_dozen_names_outside_the_core():
+    names = _chapter_names_outside_the_core()
+    assert names, "the chapters read no results at all: the check itself is broken"
+    assert len(names) <= 12, f"the chapters call {len(names)} names of the results layer: {sorted(names)}"
+    for module, name in names:                    # each is public: in its module's __all__
+        assert name in getattr(hc, module).__all__, f"{module}.{name} is called by a chapter but not in __all__"

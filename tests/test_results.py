@@ -1,4 +1,5 @@
-"""Summaries over several runs (seeds): arithmetic checked by hand, and refusal of mixed data."""
+"""The results layer: loading, flattening, summarising over seeds (arithmetic checked by hand, mixed data refused),
+tables and comparisons; and the book's tables of committed runs."""
 import json
 from pathlib import Path
 
@@ -17,51 +18,122 @@ def _report(seed, acc, nmi, seconds, n_images=100, baselines=None, dataset="fash
     return r
 
 
-def test_seed_summary_mean_std_range(tmp_path):
+def _write(folder, name, record):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(record))
+    return folder / name
+
+
+def test_load_reads_files_run_folders_and_folders_of_results(tmp_path):
+    f = _write(tmp_path / "seeds", "fashion-mnist-s0.json", _report(0, .5, .4, 1))
+    _write(tmp_path / "seeds", "fashion-mnist-s1.json", _report(1, .6, .4, 1))
+    _write(tmp_path / "seeds", "mnist-s0.json", _report(0, .7, .4, 1, dataset="mnist"))
+    _write(tmp_path / "run", "report.json", _report(2, .8, .4, 1))
+    (tmp_path / "run" / "other.json").write_text("{}")                 # a run folder gives its report only
+    assert [r["config"]["seed"] for r in results.load(tmp_path / "seeds", "fashion-mnist-s*.json")] == [0, 1]
+    assert len(results.load(tmp_path / "seeds")) == 3 and results.load(tmp_path / "seeds", "x*.json") == []
+    run, = results.load(tmp_path / "run")
+    assert run["scores"]["final"]["acc"] == .8 and run["_file"] == str(tmp_path / "run" / "report.json")
+    assert [r["config"]["seed"] for r in results.load([f, tmp_path / "run"])] == [0, 2]     # in the order given
+    # first=True: the first place that has any records; places that are missing are skipped
+    got = results.load([tmp_path / "missing", tmp_path / "seeds", tmp_path / "run"], "mnist-s*.json", first=True)
+    assert [r["config"]["dataset"] for r in got] == ["mnist"]
+    with pytest.raises(FileNotFoundError, match="no report or results at"):
+        results.load(tmp_path / "missing")
+    (tmp_path / "unreported").mkdir()
+    (tmp_path / "unreported" / "config.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="no report at .*hcmgan_lite report"):
+        results.load(tmp_path / "unreported")
+
+
+def test_flatten_and_summarise_over_seeds():
     reps = [_report(0, 0.5, 0.4, 10, baselines={"k-means": (0.55, 0.5), "ward": (0.45, 0.25)}),
             _report(1, 0.7, 0.2, 20), _report(2, 0.6, 0.3, 30)]
-    for i, r in enumerate(reps):  # through files, as the book reads them
-        (tmp_path / f"r{i}.json").write_text(json.dumps(r))
-    s = results.seed_summary(results.load_reports(sorted(tmp_path.glob("r*.json"))))
-    acc = s["methods"]["HC-MGAN"]["acc"]
+    rows = results.flatten(reps, "methods", label="x")
+    assert [(r["method"], r["seed"]) for r in rows] == [("HC-MGAN", 0), ("k-means", 0), ("ward", 0), ("HC-MGAN", 1),
+                                                         ("HC-MGAN", 2)]
+    assert all(r["label"] == "x" for r in rows)
+    by = {s["method"]: s for s in results.summarise(rows, by="method")}
+    acc = by["HC-MGAN"]["acc"]
     assert acc["mean"] == pytest.approx(0.6) and acc["std"] == pytest.approx(0.1)   # sample std of .5 .6 .7
-    assert (acc["min"], acc["max"], acc["n"]) == (0.5, 0.7, 3)
-    assert s["seconds"]["mean"] == pytest.approx(20) and s["retries"] == 3 and s["seeds"] == [0, 1, 2]
-    assert s["methods"]["k-means"]["acc"]["n"] == 1 and s["methods"]["ward"]["nmi"]["mean"] == 0.25
-    assert s["smallest_leaf"] == []                      # reports without leaf sizes (older reports)
+    assert (acc["min"], acc["max"], acc["n"]) == (0.5, 0.7, 3) and by["HC-MGAN"]["seeds"] == [0, 1, 2]
+    assert by["HC-MGAN"]["seconds"]["mean"] == pytest.approx(20) and by["HC-MGAN"]["device"] == "x86_64"
+    assert by["k-means"]["acc"]["n"] == 1 and by["ward"]["nmi"]["mean"] == 0.25 and by["ward"]["label"] == "x"
+    tree, = results.summarise(results.flatten(reps, "tree"))
+    assert tree["retries"]["sum"] == 3 and "smallest_leaf" not in tree    # reports without leaf sizes (older ones)
     reps[1]["leaf_sizes"], reps[2]["leaf_sizes"] = [40, 0, 60], [50, 50]
-    assert results.seed_summary(reps)["smallest_leaf"] == [0, 50]
-    table = tables.seed_markdown(s)
-    assert "| HC-MGAN | 3 | 0.600 ± 0.100 (0.500–0.700) | 0.300 ± 0.100 (0.200–0.400) |" in table
-    assert "| k-means | 1 | 0.550 | 0.500 |" in table
-    # ACC 0.6 is above both baselines (0.55, 0.45); NMI 0.3 is above Ward (0.25), below k-means (0.5)
-    assert results.versus_baselines(s) == "above k-means and ward in ACC on the same images"
-    assert results.versus_baselines(s, "nmi") == "above ward but below k-means in NMI on the same images"
+    assert results.summarise(results.flatten(reps, "tree"))[0]["smallest_leaf"]["values"] == [0, 50]
+    with pytest.raises(ValueError, match="unknown view"):
+        results.flatten(reps, "trees")
+
+
+def test_summarise_refuses_rows_of_different_images():
+    for other in (_report(1, .5, .4, 1, n_images=200), _report(1, .5, .4, 1, dataset="mnist")):
+        with pytest.raises(ValueError, match="different data"):
+            results.summarise(results.flatten([_report(0, .5, .4, 1), other], "tree"))
+    assert len(results.summarise(results.flatten([_report(0, .5, .4, 1), _report(1, .5, .4, 1, dataset="mnist")],
+                                                 "tree", label="same"), by="seed")) == 2   # one group each
+
+
+def test_seed_section_table_and_line():
+    reps = [_report(0, 0.5, 0.4, 10, baselines={"k-means": (0.55, 0.5), "ward": (0.45, 0.25)}),
+            _report(1, 0.7, 0.2, 20), _report(2, 0.6, 0.3, 30)]
+    reps[1]["leaf_sizes"], reps[2]["leaf_sizes"] = [40, 0, 60], [50, 50]
     section = tables.seed_section(reps)
-    assert table in section and "seeds [0, 1, 2]; training 0.3 min per run on average" in section
+    assert "| HC-MGAN | 3 | 0.600 ± 0.100 (0.500–0.700) | 0.300 ± 0.100 (0.200–0.400) |" in section
+    assert "| k-means | 1 | 0.550 | 0.500 |" in section
+    assert "seeds [0, 1, 2]; training 0.3 min per run on average (x86_64)" in section
     assert section.endswith("3 retrained GANs in all; the smallest leaf under the argmax holds 0 / 50 images "
                             "(one number per seed).")
-
-
-def test_seed_summary_refuses_mixed_data_and_missing_reports(tmp_path):
     with pytest.raises(ValueError, match="different data"):
-        results.seed_summary([_report(0, .5, .4, 1), _report(1, .5, .4, 1, n_images=200)])
-    with pytest.raises(ValueError, match="different data"):
-        results.seed_summary([_report(0, .5, .4, 1), _report(1, .5, .4, 1, dataset="mnist")])
-    with pytest.raises(ValueError, match="at least one"):
-        results.seed_summary([])
-    with pytest.raises(FileNotFoundError, match="no report at"):
-        results.load_reports([tmp_path])
+        tables.seed_section([_report(0, .5, .4, 1), _report(1, .5, .4, 1, n_images=200)])
 
 
-def test_runs_markdown_rows():
-    one = _report(0, 0.5, 0.4, 120, baselines={"k-means": (0.55, 0.5)})
-    seeds = [_report(0, 0.5, 0.4, 60), _report(1, 0.7, 0.2, 120), _report(2, 0.6, 0.3, 180)]
-    table = tables.runs_markdown([("one run", one), ("three seeds", seeds)]).splitlines()
-    assert table[2] == "| one run | 100 | 5 epochs, 2 refinements, width 16 | 0.500 | 0.400 | 2.0 min | x86_64 |"
-    assert table[3] == "| k-means (same images) | 100 | | 0.550 | 0.500 | | |"
-    assert table[4] == ("| three seeds | 100 | 5 epochs, 2 refinements, width 16 | 0.600 ± 0.100 | 0.300 ± 0.100 | "
-                        "2.0 min each | x86_64 |")
+def test_table_columns_formats_and_group_means():
+    rows = [{"label": "A", "seed": 0, "acc": 0.5, "size": 3, "name": "p", "_view": "x"},
+            {"label": "A", "seed": 1, "acc": 0.7, "size": 5, "name": "q", "_view": "x"},
+            {"label": "B", "seed": 0, "acc": 0.25, "size": 4, "name": "r", "_view": "x"}]
+    md = results.table(rows, {"run": "label", "seed": "seed", "ACC": "acc", "images": "size:,.1f",
+                              "name": lambda r: r["name"].upper()}, means_by="label").splitlines()
+    assert md[:2] == ["| run | seed | ACC | images | name |", "|---|---|---|---|---|"]
+    assert md[2] == "| A | 0 | 0.500 | 3.0 | P |"
+    assert md[4] == "| **A, mean** | 2 seeds | **0.600** | **4.0** | P, Q |"      # ints as ints, formats kept
+    assert md[5] == "| B | 0 | 0.250 | 4.0 | R |" and len(md) == 6          # one row of B: no mean row
+    summ = results.summarise(rows, by="label")
+    assert results.table(summ, {"run": "label", "ACC": "acc"}).splitlines()[2] == "| A | 0.600 ± 0.141 |"
+    assert results.table([]) == "(no rows)"
+
+
+def test_compare_on_the_seeds_both_groups_hold(tmp_path):
+    def rep(seed, acc, splits, leaves):
+        r = _report(seed, acc, acc - 0.1, 600.0)
+        r["splits"] = [{"node": n, "mass": m, "purity_final": p} for n, m, p in splits]
+        r["leaf_sizes"] = leaves
+        return r
+    for folder, seeds in (("a", (0, 1, 2, 3)), ("b", (0, 1)), ("c", (1, 4))):
+        for seed in seeds:
+            acc = 0.5 + 0.1 * seed + {"a": 0, "b": 0.05, "c": -0.05}[folder]
+            splits = [(0, 100, 0.9), (1, 60, 0.8 if folder == "a" else 0.7), (2, 40, 0.6)]
+            _write(tmp_path / folder, f"fashion-mnist-s{seed}.json", rep(seed, acc, splits, [3, 7]))
+    rows = [row for label, folder in (("A", "a"), ("B", "b"), ("C", "c"))
+            for row in results.flatten(results.load(tmp_path / folder), "tree", label=label)]
+    a0, b1 = rows[0], rows[5]
+    assert a0["root_purity"] == 0.9 and abs(a0["below_purity"] - (60 * 0.8 + 40 * 0.6) / 100) < 1e-12
+    assert abs(b1["below_purity"] - 0.66) < 1e-12 and b1["smallest_leaf"] == 3 and b1["minutes"] == 10
+    fields = {"acc": "ACC", "nmi": "NMI", "below_purity": "the purity of the splits below the root"}
+    said = results.compare(rows, "A", fields=fields)
+    assert said[0] == ("B against A, seeds 0, 1: ACC 0.600 against 0.550 (higher in 2 of 2 seeds); NMI 0.500 against "
+                       "0.450 (higher in 2 of 2 seeds); the purity of the splits below the root 0.660 against 0.720 "
+                       "(higher in 0 of 2 seeds)")
+    assert said[1].startswith("C against A, seed 1: ACC 0.550 against 0.600 (higher in 0 of 1 seed);")  # seed 4: not in A
+    assert results.compare(rows, "B", others=["C"], fields={"acc": "ACC"}) == [
+        "C against B, seed 1: ACC 0.550 against 0.650 (higher in 0 of 1 seed)"]
+    assert results.compare([r for r in rows if r["seed"] != 1], "B", others=["C"]) == ["no seed holds both 'B' and 'C'"]
+    with pytest.raises(ValueError, match="no rows with label='D'"):
+        results.compare(rows, "D")
+    table = results.table(rows[:6], means_by="label")
+    assert "| A | 0 | 0.500 | 0.400 | 0.900 | 0.720 | 3 | 10.0 |" in table
+    assert "| **B, mean** | 2 seeds | **0.600** | **0.500** | **0.900** | **0.660** | **3** | **10.0** |" in table
 
 
 def test_collapse_verdict_watches_from_collapse_after():
@@ -79,26 +151,31 @@ def test_collapse_verdict_watches_from_collapse_after():
 
 
 def _split_result(variant, seed, acc, purity, ratio, flagged, refined=None):
-    stage = {"acc": acc, "purity": purity, "smaller_side": 0.4,
+    stage = {"steps": 100, "acc": acc, "purity": purity, "smaller_side": 0.4,
              "collapse": {"final_spread_ratio": ratio, "final_g_spread": ratio / 2, "flagged": flagged}}
     stages = [stage] + ([dict(stage, acc=refined, purity=refined)] if refined is not None else [])
-    return {"variant": variant, "seed": seed, "n_images": 10, "seconds": 60.0 + seed, "stages": stages}
+    return {"variant": variant, "seed": seed, "n_images": 10, "seconds": 60.0 + seed, "stages": stages,
+            "settings": {"g_width": 32}, "device": "cpu"}
 
 
-def test_ablation_rows_and_table():
+def test_ablation_table_and_comparison():
     res = [_split_result("quick profile", s, a, a, 0.5, False) for s, a in enumerate((0.6, 0.7, 0.8))]
     res += [_split_result("latent U[0,1]", s, 0.5, 0.5, 0.02, True) for s in range(2)]
     res += [_split_result("+ 1 refinement", 0, 0.6, 0.6, 0.5, False, refined=0.65)]
-    rows = results.ablation_rows(res)
+    flat = results.flatten(res, "split")
+    rows = results.summarise(flat, by="variant")
     assert [r["variant"] for r in rows] == ["quick profile", "latent U[0,1]", "+ 1 refinement"]
     q = rows[0]
     assert q["acc_raw"]["mean"] == pytest.approx(0.7) and q["acc_raw"]["std"] == pytest.approx(0.1)
-    assert rows[1]["flagged"] == 2 and rows[2]["refinements"] == 1 and rows[2]["acc_final"]["mean"] == 0.65
+    assert rows[1]["flagged"]["sum"] == 2 and rows[2]["refinements"]["max"] == 1
+    assert rows[2]["acc_final"]["mean"] == 0.65
     table = tables.ablation_markdown(rows, "acc").splitlines()
     assert table[2].startswith("| quick profile | 0.700 ± 0.100 |  | 40% | 0.50 ± 0.00 | 0 of 3 | 61 |")
     assert "| latent U[0,1] | 0.500 ± 0.000 |" in table[3] and "2 of 2" in table[3]
-    text = results.ablation_summary({"running-example": rows})
-    assert "latent U[0,1]: ACC 0.500 (-0.200)" in text and "ACC 0.600 → 0.650 (+0.050)" in text
+    assert "| + 1 refinement | 0.600 | 0.650 |" in table[4]
+    said = results.compare(flat, "quick profile", by="variant", fields={"acc_raw": "ACC", "acc_final": "refined"})
+    assert said[0] == "latent U[0,1] against quick profile, seeds 0, 1: ACC 0.500 against 0.650 (higher in 0 of 2 " \
+        "seeds); refined 0.500 against 0.650 (higher in 0 of 2 seeds)"
 
 
 # ---- the results table --------------------------------------------------------
@@ -163,43 +240,48 @@ def test_refinement_chain_guard_and_cache(monkeypatch):
     assert calls == ["refinement 1", "refinement 2", "refinement 2"]   # refinement 1 trained once for both chains
 
 
-def test_compute_summary_says_where_the_curve_passes_the_level():
+def test_curve_summary_says_where_the_curve_passes_the_level():
     def res(w, steps, v):
         return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": v}]}
     res_in = [res(32, 200, 0.5), res(32, 200, 0.7), res(32, 800, 0.75), res(64, 200, 0.4)]
-    text = results.compute_summary(res_in, "acc", 0.702, "the split")
+    text = results.curve_summary(res_in, "acc", 0.702, "the split")
     assert text == ("**the split** (acc, mean over seeds): width 32: 0.600 at 200, 0.750 at 800 steps (1-2 seeds a point); "
                     "first above k-means (0.702) at 800 steps; width 64: 0.400 at 200 steps (1 seed a point); "
                     "below k-means (0.702) at every step count measured, up to 200.")
 
 
-def test_compute_cost_summary_in_minutes_of_one_thread(tmp_path):
+def test_curve_summary_in_minutes_of_one_thread():
     def res(w, steps, v):
         return {"settings": {"g_width": w}, "stages": [{"steps": steps, "acc": v}]}
-    path = tmp_path / "cost.json"
-    path.write_text(json.dumps({"machine": "test CPU", "seconds_per_step": {"16": 0.06, "32": 0.15, "64": 0.45}}))
-    cost, machine = results.load_step_cost(path)
-    assert cost == {16: 0.06, 32: 0.15, 64: 0.45} and machine == "test CPU"
+    cost = {16: 0.06, 32: 0.15, 64: 0.45}
     # width 16 passes at 3,200 steps (3.2 min), width 32 at 800 (2.0 min), width 64 never (up to 400 steps, 3 min);
     # width 8 has no measured cost and is left out
     points = [res(16, 1600, 0.6), res(16, 3200, 0.8), res(32, 400, 0.6), res(32, 800, 0.71), res(32, 800, 0.73),
               res(64, 400, 0.6), res(8, 400, 0.9)]
-    text = results.compute_cost_summary(points, "acc", 0.702, cost, "the split")
+    text = results.curve_summary(points, "acc", 0.702, "the split", cost=cost)
     assert text == ("**the split**, first mean above k-means (0.702), in minutes of one CPU thread per GAN: "
                     "width 16 at 3,200 steps, 3.2 min; width 32 at 800 steps, 2.0 min; "
                     "width 64 not up to 400 steps (3.0 min); soonest: width 32.")
-    assert results.compute_cost_summary([res(8, 400, 0.9)], "acc", 0.7, cost, "x") == (
+    assert results.curve_summary([res(8, 400, 0.9)], "acc", 0.7, "x", cost=cost) == (
         "**x**: no width of the curve has a measured step cost.")
 
 
 def test_committed_step_cost_covers_the_curve_widths():
     """The compute curve's committed points all have a measured step cost, and a wider step costs more."""
     res_in = Path(__file__).resolve().parents[1] / "book" / "results" / "compute"
-    cost, _ = results.load_step_cost(res_in / "step-seconds.json")
-    widths = {r["settings"]["g_width"] for name in ("running-example", "fmnist-root")
-              for r in results.load_results(res_in / name)}
+    cost = {int(w): s for w, s in results.load(res_in / "step-seconds.json")[0]["seconds_per_step"].items()}
+    widths = {r["g_width"] for name in ("running-example", "fmnist-root")
+              for r in results.flatten(results.load(res_in / name), "split")}
     assert widths <= set(cost)
     assert [cost[w] for w in sorted(cost)] == sorted(cost.values())
+
+
+def test_steps_per_gan_in_words():
+    from hcmgan_lite import get_settings
+    from hcmgan_lite.settings import steps_per_gan
+    assert steps_per_gan({"epochs": 20, "min_steps": 6400, "max_steps": 6400}) == "6,400 steps per GAN"
+    assert steps_per_gan({"epochs": 20, "min_steps": 300, "max_steps": 1600}) == "20 epochs per GAN (300-1,600 steps)"
+    assert steps_per_gan(get_settings("paper", "mnist")) == "100 epochs per GAN"
 
 
 def test_data_label_names_the_images():
@@ -233,10 +315,11 @@ def test_committed_rows_say_how_their_reports_were_grown(ds, args):
     import shlex
     from hcmgan_lite import get_settings
     res_in = Path(__file__).resolve().parents[1] / "book" / "results"
-    rows = tables.committed_rows(res_in, ds, args)
-    assert rows and all(0 <= r["acc"]["mean"] <= 1 and 0 <= r["nmi"]["mean"] <= 1 for r in rows)
+    rows = tables.results_rows(ds, res_in)
+    assert rows[0]["paper"] and rows[0]["method"] == "HC-MGAN (paper)" and tables.DATA_ARGS[ds] == args
+    assert all(0 <= r["acc"]["mean"] <= 1 and 0 <= r["nmi"]["mean"] <= 1 for r in rows)
     for label, folder, extra, _ in tables.COMMITTED_SEEDS:
-        reps = results.load_reports(sorted((res_in / folder).glob(f"{ds}-s*.json")))
+        reps = results.load(res_in / folder, f"{ds}-s*.json") if (res_in / folder).is_dir() else []
         if not reps:
             continue
         row = next(r for r in rows if r["method"] == label or r["method"].startswith(label + " ("))
@@ -251,18 +334,26 @@ def test_committed_rows_say_how_their_reports_were_grown(ds, args):
                 assert rep["settings"].get(key, getattr(want, key)) == getattr(want, key), (folder, key)
 
 
-def test_row_verdict_compares_with_the_baselines_of_the_same_images():
+def test_verdicts_compare_each_run_with_the_baselines_of_the_same_images():
     one = lambda a, n: {"mean": a, "std": 0.0, "n": 1}   # noqa: E731
-    rows = [{"data": "A", "method": "HC-MGAN Lite, x", "seeds": [0, 1], "acc": one(0.5, 1), "nmi": one(0.4, 1)},
-            {"data": "B", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.9, 1), "nmi": one(0.9, 1)},
-            {"data": "A", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.3, 1), "nmi": one(0.3, 1)},
+    rows = [{"data": "A", "method": "HC-MGAN (paper)", "seeds": None, "acc": one(.7, 1), "nmi": one(.7, 1), "paper": True},
+            {"data": "A", "method": "HC-MGAN Lite, x (an extension)", "seeds": [0, 1], "acc": one(0.5, 1),
+             "nmi": one(0.4, 1), "paper": False},
+            {"data": "B", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.9, 1), "nmi": one(0.9, 1),
+             "paper": False},
+            {"data": "A", "method": "k-means on the pixels", "seeds": [0], "acc": one(0.3, 1), "nmi": one(0.3, 1),
+             "paper": False},
             {"data": "A", "method": "k-means on the pixels", "seeds": [0, 1, 2], "acc": one(0.45, 1),
-             "nmi": one(0.5, 1)},
-            {"data": "A", "method": "ward on the pixels", "seeds": [0], "acc": one(0.55, 1), "nmi": one(0.3, 1)}]
-    assert tables.row_verdict(rows, "HC-MGAN Lite, x") == (
-        "2 seeds, ACC 0.500 / NMI 0.400 against k-means' 0.450 / 0.500 (mean of seeds 0, 1, 2) on the same images "
-        "(above it in ACC, below in NMI) and Ward's 0.550 / 0.300 (below in ACC, above in NMI)")
-    assert tables.row_verdict(rows, "HC-MGAN Lite") == "no committed reports"   # a whole label, not a prefix
+             "nmi": one(0.5, 1), "paper": False},
+            {"data": "A", "method": "ward on the pixels", "seeds": [0], "acc": one(0.55, 1), "nmi": one(0.3, 1),
+             "paper": False},
+            {"data": "B", "method": "IDEC (deep clustering baseline)", "seeds": [0], "acc": one(0.6, 1),
+             "nmi": one(0.6, 1), "paper": False}]
+    assert tables.verdicts(rows) == [
+        "x (an extension): 2 seeds, ACC 0.500 / NMI 0.400 against k-means' 0.450 / 0.500 (mean of seeds 0, 1, 2) on "
+        "the same images (above it in ACC, below in NMI) and Ward's 0.550 / 0.300 (below in ACC, above in NMI)",
+        "IDEC: 1 seed, ACC 0.600 / NMI 0.600 against k-means' 0.900 / 0.900 on the same images (below it in ACC, "
+        "below in NMI)"]
 
 
 def test_refinement_markdown_and_summary():
@@ -270,7 +361,7 @@ def test_refinement_markdown_and_summary():
         return {"path": path, "mass": mass, "stages": [{"steps": 100, "purity": raw, "guard_keeps": True},
                                                        {"steps": 100, "purity": ref, "guard_keeps": keeps}]}
     res = {"refinements": 1, "splits": [sp("0", 400.0, 0.8, 0.7, False), sp("", 1000.0, 0.7, 0.9, True)]}
-    sm = results.refinement_summary(res["splits"])
+    sm = tables.refinement_summary(res["splits"])
     assert sm["n"] == 2 and sm["rose"] == 1 and sm["kept_by_guard"] == 1
     assert abs(sm["mean_change"] - 0.05) < 1e-12 and abs(sm["min_change"] + 0.1) < 1e-12
     text = tables.refinement_markdown(res)
@@ -280,42 +371,14 @@ def test_refinement_markdown_and_summary():
     assert "Purity rose in 1 of 2 splits; the change was +0.050 on average (from -0.100 to +0.200)" in text
 
 
-def test_paired_rows_compare_the_same_seeds(tmp_path):
-    def rep(seed, acc, splits, leaves):
-        r = _report(seed, acc, acc - 0.1, 600.0)
-        r["splits"] = [{"node": n, "mass": m, "purity_final": p} for n, m, p in splits]
-        r["leaf_sizes"] = leaves
-        return r
-    for folder, seeds in (("a", (0, 1, 2, 3)), ("b", (0, 1)), ("c", (1, 4))):
-        (tmp_path / folder).mkdir()
-        for seed in seeds:
-            acc = 0.5 + 0.1 * seed + {"a": 0, "b": 0.05, "c": -0.05}[folder]
-            splits = [(0, 100, 0.9), (1, 60, 0.8 if folder == "a" else 0.7), (2, 40, 0.6)]
-            (tmp_path / folder / f"fashion-mnist-s{seed}.json").write_text(json.dumps(rep(seed, acc, splits, [3, 7])))
-    rows = results.paired_rows(tmp_path, "fashion-mnist", {"A": "a", "B": "b"})
-    assert [(r["label"], r["seed"]) for r in rows] == [("A", 0), ("A", 1), ("B", 0), ("B", 1)]   # seed 2: only in a
-    three = results.paired_rows(tmp_path, "fashion-mnist", {"A": "a", "B": "b", "C": "c"})
-    assert [(r["label"], r["seed"]) for r in three] == [("A", 0), ("A", 1), ("B", 0), ("B", 1), ("C", 1)]
-    assert results.paired_summary(three, "A", "C").startswith("C, seeds 1: ACC 0.550 against 0.600 (higher in 0 of 1")
-    a0, b1 = rows[0], rows[3]
-    assert a0["root_purity"] == 0.9 and abs(a0["below_purity"] - (60 * 0.8 + 40 * 0.6) / 100) < 1e-12
-    assert abs(b1["below_purity"] - 0.66) < 1e-12 and b1["smallest_leaf"] == 3 and b1["minutes"] == 10
-    table = tables.paired_markdown(rows)
-    assert "| A | 0 | 0.500 | 0.400 | 0.900 | 0.720 | 3 | 10.0 |" in table
-    assert "| **B, mean** | 2 seeds | **0.600** | **0.500** | **0.900** | **0.660** | | |" in table
-    assert results.paired_summary(rows, "A", "B") == (
-        "B, seeds 0, 1: ACC 0.600 against 0.550 (higher in 2 of 2 seeds); NMI 0.500 against 0.450 "
-        "(higher in 2 of 2 seeds); the purity of the splits below the root 0.660 against 0.720 (higher in 0 of 2 seeds)")
-
-
 @pytest.mark.parametrize("run", tables.FEW_CLASS_SEEDS, ids=lambda r: r.folder)
 def test_few_class_rows_say_how_their_reports_were_grown(run):
     """The few-class trees are committed, and each one's command picks the images, leaves and settings it had."""
     from hcmgan_lite import get_settings
     res_in = Path(__file__).resolve().parents[1] / "book" / "results"
-    reps = results.load_reports(sorted((res_in / run.folder).glob(f"{run.dataset}-s*.json")))
+    reps = results.load(res_in / run.folder, f"{run.dataset}-s*.json")
     assert len(reps) >= 3, "the few-class rows need three seeds"
-    rows = tables.few_class_rows(res_in, run)
+    rows = tables.results_rows(run.name, res_in)
     assert [r["method"] for r in rows] == [run.label, "k-means on the pixels", "ward on the pixels"]
     assert rows[0]["seeds"] == [r["config"]["seed"] for r in reps]
     assert f'book/results/{run.folder} {run.dataset} "{run.args}"' in rows[0]["command"]
@@ -330,14 +393,6 @@ def test_few_class_rows_say_how_their_reports_were_grown(run):
             assert rep["settings"][key] == getattr(want, key), key
 
 
-def test_few_class_splits_per_seed_and_two_means():
-    """The four-class trees split by split: one row per committed seed, their mean root purity, and k-means with
-    two clusters on the same 4,000 images (the purity of any 2-way split of 4 balanced classes is at least 0.5)."""
-    res_in = Path(__file__).resolve().parents[1] / "book" / "results"
-    run = tables.FEW_CLASS_SEEDS[0]
-    sp = tables.few_class_splits(res_in, run)
-    reps = results.load_reports(sorted((res_in / run.folder).glob(f"{run.dataset}-s*.json")))
-    assert [r["seed"] for r in sp["rows"]] == [r["config"]["seed"] for r in reps]
-    roots = [next(s["purity_final"] for s in r["splits"] if s["node"] == 0) for r in reps]
-    assert sp["root"] == pytest.approx(sum(roots) / len(roots))
-    assert 0.5 <= sp["two_means"]["purity"] <= 1 and 0 <= sp["two_means"]["acc"] <= 1
+def test_results_rows_refuse_what_is_not_catalogued():
+    with pytest.raises(ValueError, match="no committed results for 'cifar'.*fashion-mnist, mnist, four classes"):
+        tables.results_rows("cifar")

@@ -252,8 +252,9 @@ torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.
 
 # %%
 ABLATION = Path("results/ablation")
-runs = {name: hc.results.load_results(ABLATION / name) for name in ("running-example", "fmnist-root")}
-rows = {name: hc.results.ablation_rows(r) for name, r in runs.items()}
+runs = {name: hc.results.load(ABLATION / name) for name in ("running-example", "fmnist-root")}
+flat = {name: hc.results.flatten(r, "split") for name, r in runs.items()}     # one row per variant and seed
+rows = {name: hc.results.summarise(f, by="variant") for name, f in flat.items()}   # mean ± std per variant
 seeds = {name: sorted({s for r in rs for s in r["seeds"]}) for name, rs in rows.items()}
 Markdown(f"**Threes vs fives** (1,895 images of MNIST-10k, seeds {seeds['running-example']}; ACC of the split, "
          f"k-means: {kmeans['acc']:.3f})\n\n" + hc.tables.ablation_markdown(rows["running-example"], "acc"))
@@ -265,8 +266,24 @@ Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, 
          "majority side)\n\n"
          + hc.tables.ablation_markdown(rows["fmnist-root"], "purity"))
 
+# %% [markdown]
+# Each variant against the quick profile, seed by seed (raw splits; the
+# refined variants by the ACC after their refinement):
+
 # %%
-Markdown(hc.results.ablation_summary(rows))
+lines = []
+for what, name, m in (("Threes vs fives", "running-example", "acc"), ("Fashion-MNIST root", "fmnist-root", "purity")):
+    raw_rows = [r for r in flat[name] if not r["refinements"]]               # the raw splits, seed by seed
+    said = hc.results.compare(raw_rows, "quick profile", by="variant",
+                              fields={f"{m}_raw": m.replace("acc", "ACC"), "spread_ratio": "spread ratio"})
+    best = max((r for r in rows[name] if not r["refinements"]["max"]), key=lambda r: r[f"{m}_raw"]["mean"])
+    lines += [f"* {what}, {s}." for s in said] + [
+        f"* {what}: the highest mean {m.replace('acc', 'ACC')} came from *{best['variant']}*, whose collapse check "
+        f"fired in {best['flagged']['sum']:.0f} of {best['n']} runs."]
+refined = [r for r in flat["running-example"] if r["refinements"] or r["variant"] == "quick profile"]
+lines += [f"* Refined threes vs fives, {s}." for s in hc.results.compare(refined, "quick profile", by="variant",
+                                                                         fields={"acc_final": "ACC"})]
+Markdown("\n".join(lines))
 
 # %% [markdown]
 # ## What does more training buy?
@@ -283,16 +300,16 @@ Markdown(hc.results.ablation_summary(rows))
 
 # %%
 COMPUTE = Path("results/compute")
-curves = {name: hc.results.load_results(COMPUTE / name) for name in ("running-example", "fmnist-root")}
+curves = {name: hc.results.load(COMPUTE / name) for name in ("running-example", "fmnist-root")}
 levels = {"running-example": kmeans["acc"],
           "fmnist-root": hc.runs.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
 panels = [("threes vs fives: ACC", curves["running-example"], "acc", levels["running-example"]),
           ("Fashion-MNIST root: purity", curves["fmnist-root"], "purity", levels["fmnist-root"])]
 fig = figures.compute_curves(panels)
 plt.show()
-Markdown(hc.results.compute_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
-         + "\n\n" + hc.results.compute_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
-                                                   "the Fashion-MNIST root split"))
+Markdown(hc.results.curve_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
+         + "\n\n" + hc.results.curve_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
+                                                 "the Fashion-MNIST root split"))
 
 # %% [markdown]
 # A step at a wider network costs more, so the steps axis does not say which
@@ -304,15 +321,16 @@ Markdown(hc.results.compute_summary(curves["running-example"], "acc", levels["ru
 # steps times its width's cost per step:
 
 # %%
-cost, cost_machine = hc.results.load_step_cost(COMPUTE / "step-seconds.json")
+step_cost = hc.results.load(COMPUTE / "step-seconds.json")[0]    # benchmarks/step_cost.py wrote it
+cost, cost_machine = {int(w): s for w, s in step_cost["seconds_per_step"].items()}, step_cost["machine"]
 fig = figures.compute_curves(panels, cost=cost)
 plt.show()
 per_step = ", ".join(f"{cost[w]:.3f} s at width {w}" for w in sorted(cost))
 Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
-         + hc.results.compute_cost_summary(curves["running-example"], "acc", levels["running-example"], cost,
-                                               "threes vs fives") + "\n\n"
-         + hc.results.compute_cost_summary(curves["fmnist-root"], "purity", levels["fmnist-root"], cost,
-                                               "the Fashion-MNIST root split"))
+         + hc.results.curve_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives",
+                                    cost=cost) + "\n\n"
+         + hc.results.curve_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
+                                    "the Fashion-MNIST root split", cost=cost))
 
 # %% [markdown]
 # ## At the paper's width, on a GPU
@@ -330,14 +348,13 @@ Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
 # ```
 
 # %%
-import json
-gpu_dir, found = hc.results.gpu_results("results", "running-example-s*.json")   # the gpu profile's, else provisional
-gpu = [json.loads(p.read_text()) for p in found]
-print(f"from book/{gpu_dir}/")
-gpu_acc = [r["stages"][0]["acc"] for r in gpu]
-Markdown("| seed | steps | ACC | purity | smaller side | seconds | device |\n|---|---|---|---|---|---|---|\n" + "\n".join(
-    f"| {r['seed']} | {r['stages'][0]['steps']:,} | {r['stages'][0]['acc']:.3f} | {r['stages'][0]['purity']:.3f} | "
-    f"{r['stages'][0]['smaller_side']:.1%} | {r['seconds']:.0f} | {r['device']} (torch {r['torch']}) |" for r in gpu)
+gpu = hc.results.load(["results/gpu", "results/gpu-h200-provisional"], "running-example-s*.json", first=True)
+print(f"from book/{Path(gpu[0]['_file']).parent}/")       # the gpu profile's reference run, else the provisional one
+gpu_rows = hc.results.flatten(gpu, "split")
+gpu_acc = [r["acc_raw"] for r in gpu_rows]
+Markdown(hc.results.table(gpu_rows, {"seed": "seed", "steps": "steps:,.0f", "ACC": "acc_raw", "purity": "purity_raw",
+                                     "smaller side": "smaller_side:.1%", "seconds": "seconds:.0f",
+                                     "device": lambda r: f"{r['device']} (torch {r['torch']})"})
     + f"\n\nAt the paper's width the split is near perfect on every seed (ACC {min(gpu_acc):.3f} to {max(gpu_acc):.3f}), "
       f"against k-means' {kmeans['acc']:.3f}, the demo run above's {raw_acc:.3f}, and the best CPU point of the "
       f"curve ({max(r['stages'][0]['acc'] for r in curves['running-example']):.3f}).")

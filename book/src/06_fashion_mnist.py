@@ -28,9 +28,10 @@ from pathlib import Path
 from IPython.display import Markdown
 import matplotlib.pyplot as plt
 from hcmgan_lite import Tree, figures, results, runs, tables
+from hcmgan_lite.settings import steps_per_gan
 
 tree = Tree.load(TREE)
-rep = results.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load(TREE)[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
@@ -71,8 +72,11 @@ plt.show()
 # so its scores can differ slightly from the seed-0 row.
 
 # %%
-seeds = results.load_reports(sorted(Path("results/quick-cpu").glob("fashion-mnist-s*.json")))
-quick_seeds = results.seed_summary(seeds)
+seeds = results.load("results/quick-cpu", "fashion-mnist-s*.json")
+methods = results.flatten(seeds, "methods")          # a row per seed and method: HC-MGAN, k-means, Ward
+quick = {s["method"]: s for s in results.summarise(methods, by="method")}
+versus = "; ".join(s for base in ("k-means", "ward")          # HC-MGAN against each baseline, seed by seed
+                   for s in results.compare(methods, base, by="method", others=["HC-MGAN"]))
 Markdown(tables.seed_section(seeds))
 
 # %% [markdown]
@@ -99,14 +103,14 @@ Markdown(tables.seed_section(seeds))
 # and is left out at 70,000.
 
 # %%
-gpu_dir, found = results.gpu_results("results", "fashion-mnist-all-s0.json")
-g_all = results.load_reports(found)[0]
-km70 = (g_all.get("baselines") or results.load_reports([Path("results/gpu-h100/fashion-mnist-all-s0.json")])[0]
+g_all = results.load(["results/gpu", "results/gpu-h200-provisional"], "fashion-mnist-all-s0.json", first=True)[0]
+gpu_dir = Path(g_all["_file"]).parent     # the gpu profile's reference run, else the provisional one
+km70 = (g_all.get("baselines") or results.load("results/gpu-h100/fashion-mnist-all-s0.json")[0]
         ["baselines"])["k-means"]
 assert g_all["n_images"] == 70000
 g_splits = g_all["splits"]
-g_steps = results.steps_per_gan(g_all["settings"])
-Markdown(f"From `book/{gpu_dir}/`: " + tables.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g_all)])
+g_steps = steps_per_gan(g_all["settings"])
+Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n" + results.table(results.flatten([g_all], "methods"))
          + f"\n\nk-means on the same {g_all['n_images']:,} images: ACC {km70['acc']:.3f} / NMI {km70['nmi']:.3f}. "
          f"The root split put {g_splits[0]['purity_raw']:.1%} of each class's mass on its majority side; the splits "
          f"below it {min(r['purity_raw'] for r in g_splits[1:]):.2f} to {max(r['purity_raw'] for r in g_splits[1:]):.2f}. "
@@ -139,8 +143,8 @@ Markdown(f"""
   training on {rep.get('device_name') or rep['device']}) reached ACC {f['acc']:.3f} / NMI {f['nmi']:.3f}.
 * On the same images, k-means gave ACC {b['k-means']['acc']:.3f} / NMI {b['k-means']['nmi']:.3f}
   {f"and Ward ACC {b['ward']['acc']:.3f} / NMI {b['ward']['nmi']:.3f}" if 'ward' in b else ''}.
-* Over seeds {quick_seeds['seeds']} of the same run, HC-MGAN's ACC was {quick_seeds['methods']['HC-MGAN']['acc']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['acc']['std']:.3f}
-  and NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {results.versus_baselines(quick_seeds)}.
+* Over seeds {quick['HC-MGAN']['seeds']} of the same run, HC-MGAN's ACC was {quick['HC-MGAN']['acc']['mean']:.3f} ± {quick['HC-MGAN']['acc']['std']:.3f}
+  and NMI {quick['HC-MGAN']['nmi']['mean']:.3f} ± {quick['HC-MGAN']['nmi']['std']:.3f}: {versus}.
 * With the paper's networks on all {g_all['n_images']:,} images (one {g_all.get('device_name') or 'GPU'}, {g_steps}, raw splits only,
   {g_all['seconds'] / 60:.1f} min), ACC {ga['acc']:.3f} / NMI {ga['nmi']:.3f} against k-means' {km70['acc']:.3f} / {km70['nmi']:.3f}
   ({"above" if ga['acc'] > km70['acc'] else "below"} k-means' ACC).

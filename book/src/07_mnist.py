@@ -36,9 +36,10 @@ from pathlib import Path
 from IPython.display import Markdown
 import matplotlib.pyplot as plt
 from hcmgan_lite import Tree, figures, results, runs, tables
+from hcmgan_lite.settings import steps_per_gan
 
 tree = Tree.load(TREE)
-rep = results.load_reports([TREE])[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load(TREE)[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
@@ -72,8 +73,11 @@ plt.show()
 # on another CPU model its scores can differ slightly from the seed-0 row.
 
 # %%
-seeds = results.load_reports(sorted(Path("results/quick-cpu").glob("mnist-s*.json")))
-quick_seeds = results.seed_summary(seeds)
+seeds = results.load("results/quick-cpu", "mnist-s*.json")
+methods = results.flatten(seeds, "methods")          # a row per seed and method: HC-MGAN, k-means, Ward
+quick = {s["method"]: s for s in results.summarise(methods, by="method")}
+versus = "; ".join(s for base in ("k-means", "ward")          # HC-MGAN against each baseline, seed by seed
+                   for s in results.compare(methods, base, by="method", others=["HC-MGAN"]))
 Markdown(tables.seed_section(seeds))
 
 # %% [markdown]
@@ -83,9 +87,11 @@ Markdown(tables.seed_section(seeds))
 
 # %%
 variants = {"quick profile": "quick-cpu", "classifier rate x10": "lrc10-cpu"}
-paired = results.paired_rows(Path("results"), "mnist", variants)
-Markdown(tables.paired_markdown(paired) + "\n\n* "
-         + results.paired_summary(paired, "quick profile", "classifier rate x10") + ".")
+paired = [row for label, folder in variants.items()
+          for row in results.flatten(results.load(f"results/{folder}", "mnist-s*.json"), "tree", label=label)]
+Markdown(results.table(paired, means_by="label") + "\n\n"
+         + "\n".join(f"* {s}." for s in results.compare(paired, "quick profile", fields={
+             "acc": "ACC", "nmi": "NMI", "below_purity": "the purity of the splits below the root"})))
 
 # %% [markdown]
 # ## On a GPU: the paper's networks
@@ -102,11 +108,11 @@ Markdown(tables.paired_markdown(paired) + "\n\n* "
 # ```
 
 # %%
-gpu_dir, found = results.gpu_results("results", "mnist-all-s0.json")
-g = results.load_reports(found)[0]
+g = results.load(["results/gpu", "results/gpu-h200-provisional"], "mnist-all-s0.json", first=True)[0]
+gpu_dir = Path(g["_file"]).parent     # the gpu profile's reference run, else the provisional one
 gb = g["baselines"]
-g_steps = results.steps_per_gan(g["settings"])
-Markdown(f"From `book/{gpu_dir}/`: " + tables.runs_markdown([(f"HC-MGAN, paper networks, {g_steps}, seed 0", g)])
+g_steps = steps_per_gan(g["settings"])
+Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n" + results.table(results.flatten([g], "methods"))
          + f"\n\nOn the same {g['n_images']:,} images: k-means ACC {gb['k-means']['acc']:.3f} / NMI {gb['k-means']['nmi']:.3f}, "
          f"Ward {gb['ward']['acc']:.3f} / {gb['ward']['nmi']:.3f}. The root split put {g['splits'][0]['purity_raw']:.1%} "
          "of each class's mass on its majority side.")
@@ -123,8 +129,8 @@ Markdown(f"""
   training on {rep.get('device_name') or rep['device']}) reached ACC {f['acc']:.3f} / NMI {f['nmi']:.3f}.
 * On the same images, k-means gave ACC {b['k-means']['acc']:.3f} / NMI {b['k-means']['nmi']:.3f}
   {f"and Ward ACC {b['ward']['acc']:.3f} / NMI {b['ward']['nmi']:.3f}" if 'ward' in b else ''}.
-* Over seeds {quick_seeds['seeds']}: ACC {quick_seeds['methods']['HC-MGAN']['acc']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['acc']['std']:.3f},
-  NMI {quick_seeds['methods']['HC-MGAN']['nmi']['mean']:.3f} ± {quick_seeds['methods']['HC-MGAN']['nmi']['std']:.3f}: {results.versus_baselines(quick_seeds)}.
+* Over seeds {quick['HC-MGAN']['seeds']}: ACC {quick['HC-MGAN']['acc']['mean']:.3f} ± {quick['HC-MGAN']['acc']['std']:.3f},
+  NMI {quick['HC-MGAN']['nmi']['mean']:.3f} ± {quick['HC-MGAN']['nmi']['std']:.3f}: {versus}.
 * With the paper's networks on one {g.get('device_name') or 'GPU'} ({g_steps}, raw splits only, {g['seconds'] / 60:.1f} min):
   ACC {gf['acc']:.3f} / NMI {gf['nmi']:.3f}, {"above" if gf['acc'] > gb['ward']['acc'] else "below"} Ward's {gb['ward']['acc']:.3f}.
 * The paper reports ACC .943 / NMI .905 on all 70,000 images at its full schedule (.877 / .856 with raw splits only).

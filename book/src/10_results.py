@@ -61,24 +61,20 @@
 
 # %%
 from IPython.display import Markdown
-from hcmgan_lite import tables
+from hcmgan_lite import results, runs, tables
 
 # %% [markdown]
 # ## Fashion-MNIST
 
 # %%
-def rows(ds, seeds_args):
-    """The paper, then the committed runs: seeds, IDEC and GPU (`tables.COMMITTED_SEEDS`, `GPU_RUNS`)."""
-    return tables.paper_rows(ds) + tables.committed_rows("results", ds, seeds_args)
-
-fm = rows("fashion-mnist", "--per-class 1000")
+fm = tables.results_rows("fashion-mnist")      # the paper, then the committed runs, each with its command
 Markdown(tables.results_markdown(fm))
 
 # %% [markdown]
 # ## MNIST
 
 # %%
-mn = rows("mnist", "")
+mn = tables.results_rows("mnist")
 Markdown(tables.results_markdown(mn))
 
 # %% [markdown]
@@ -93,7 +89,7 @@ Markdown(tables.results_markdown(mn))
 # with the command line outside this build; k-means and Ward on the same images.
 
 # %%
-few = tables.few_class_rows("results")
+few = tables.results_rows("four classes")
 Markdown(tables.results_markdown(few) if few else "(no committed four-class reports)")
 
 # %% [markdown]
@@ -103,14 +99,16 @@ Markdown(tables.results_markdown(few) if few else "(no committed four-class repo
 # (computed here, a second).
 
 # %%
-sp = tables.few_class_splits("results")
-two = sp["two_means"]["purity"]
-Markdown(tables.paired_markdown(sp["rows"]) + f"""
+four = results.flatten(results.load("results/four-classes-cpu", "fashion-mnist-s*.json"), "tree",
+                       label="four classes")
+root = results.summarise(four)[0]["root_purity"]["mean"] if four else None
+two = runs.two_means("fashion-mnist", ["Trouser", "Bag", "Sneaker", "T-shirt/top"], per_class=1000)["purity"]
+Markdown(results.table(four, means_by="label") + f"""
 
-* The root split keeps {sp['root']:.3f} of each class's mass on its majority side (mean of {len(sp['rows'])} seeds);
+* The root split keeps {root:.3f} of each class's mass on its majority side (mean of {len(four)} seeds);
   k-means with two clusters on the same images keeps {two:.3f}:
-  {"the GAN split is ahead" if sp['root'] > two else "k-means is ahead"} already at the root.
-""" if sp["rows"] else "(no committed four-class reports)")
+  {"the GAN split is ahead" if root > two else "k-means is ahead"} already at the root.
+""" if four else "(no committed four-class reports)")
 
 # %% [markdown]
 # Stanford Online Products is not part of the offline data, so it has no row
@@ -120,16 +118,7 @@ Markdown(tables.paired_markdown(sp["rows"]) + f"""
 # ## What the table says
 
 # %%
-def say(ds, rows):
-    labels = [*[(label.split(", ", 1)[1], label) for label, *_ in tables.COMMITTED_SEEDS],
-              *[(label.split(", ", 1)[1], label) for _, label, _ in tables.GPU_RUNS],
-              ("IDEC", "IDEC (deep clustering baseline)")]
-    shown = [(what, label) for what, label in labels if any(r["method"].startswith(label) for r in rows)]
-    return "\n".join(f"* {ds}, {what}: {tables.row_verdict(rows, label)}." for what, label in shown)
-
-few_run = tables.FEW_CLASS_SEEDS[0]
-four = (f"\n* Fashion-MNIST, {few_run.name}, {len(few_run.classes) * few_run.per_class:,} images: "
-        f"{tables.row_verdict(few, few_run.label)}." if few else "")
-Markdown(say("Fashion-MNIST", fm) + "\n" + say("MNIST", mn) + four + """
+Markdown("\n".join(f"* {ds}, {v}." for ds, rows in (("Fashion-MNIST", fm), ("MNIST", mn), ("Fashion-MNIST", few))
+                    for v in tables.verdicts(rows)) + """
 * The paper reports ACC .721 (Fashion-MNIST) and .943 (MNIST) with its full schedule on all 70,000 images.
 """)
