@@ -26,7 +26,7 @@ import numpy as np
 
 from .figures import curve_points
 
-__all__ = ["load", "flatten", "summarise", "table", "compare", "curve_summary", "data_label", "stats"]
+__all__ = ["load", "flatten", "summarise", "table", "compare", "curve_summary", "cell", "data_label", "stats"]
 
 
 # ---- load ---------------------------------------------------------------------------
@@ -179,7 +179,9 @@ DEFAULT_COLUMNS = {
 }
 
 
-def _cell(value, fmt: str = "", spread: bool = True) -> str:
+def cell(value, fmt: str = "", spread: bool = True) -> str:
+    """A value as a table cell: a summarised field (:func:`stats`) as mean ± sample std (the mean alone for one
+    value, or with ``spread=False``), numbers in ``fmt`` (default ``.3f``; whole numbers as they are)."""
     if value is None:
         return ""
     if isinstance(value, dict):              # stats
@@ -213,7 +215,7 @@ def table(rows: list[dict], columns: dict | None = None, means_by: str | None = 
                 out.append(str(spec(r)))
                 continue
             field, _, fmt = spec.partition(":")
-            c = _cell(r.get(field), fmt, spread=not bold)
+            c = cell(r.get(field), fmt, spread=not bold)
             out.append(f"**{c}**" if bold and c and isinstance(r.get(field), dict) else c)
         return out
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .results import data_label, flatten, load, stats, summarise, table
+from .results import cell, data_label, flatten, load, stats, summarise, table
 from .runs import PAPER_TABLE1
 
 __all__ = ["results_rows", "results_markdown", "verdicts", "seed_section", "ablation_markdown",
@@ -221,9 +221,6 @@ def _short_device(name: str) -> str:
 def results_markdown(rows: list[dict]) -> str:
     """The results table: images, method, seeds, ACC, NMI (mean ± sample std over seeds), time per run, device,
     and a note number; under it the numbered notes, each a row's schedule and the command that reproduces it."""
-    def cell(st):
-        return f"{st['mean']:.3f} ± {st['std']:.3f}" if st.get("n", 1) > 1 else f"{st['mean']:.3f}"
-
     def secs(s):
         return "" if s is None else (f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s")
     notes, shown = [], set()
@@ -308,16 +305,11 @@ def ablation_markdown(rows: list[dict], metric: str = "acc") -> str:
     name = {"acc": "ACC", "purity": "purity"}[metric]
     columns = {"variant": "variant", f"{name} (raw split)": f"{metric}_raw"}
     if any(r["refinements"]["max"] for r in rows):
-        columns[f"{name} (refined)"] = lambda r: _table_cell(r[f"{metric}_final"]) if r["refinements"]["max"] else ""
+        columns[f"{name} (refined)"] = lambda r: cell(r[f"{metric}_final"]) if r["refinements"]["max"] else ""
     columns.update({"smaller side": lambda r: f"{r['smaller_side']['mean']:.0%}", "spread ÷ real": "spread_ratio:.2f",
                     "check fires": lambda r: f"{r['flagged']['sum']:.0f} of {r['n']}",
                     "seconds": lambda r: f"{r['seconds']['mean']:.0f}"})
     return table(rows, columns)
-
-
-def _table_cell(st: dict, digits: int = 3) -> str:
-    """A summarised field as a cell: mean ± sample std, or the mean alone for one value."""
-    return f"{st['mean']:.{digits}f} ± {st['std']:.{digits}f}" if st["n"] > 1 else f"{st['mean']:.{digits}f}"
 
 
 def refinement_summary(splits: list[dict]) -> dict:

@@ -366,12 +366,13 @@ Markdown(hc.results.table(gpu_rows, {"seed": "seed", "steps": "steps:,.0f", "ACC
 # committed in `book/results/gpu/curve/`.
 
 # %%
-gpu_curve = {name: sorted(Path(f"results/gpu/curve/{name}").glob("*.json")) for name in ("running-example", "fmnist-root")}
+GPU_CURVE = Path("results/gpu/curve")
+gpu_curve = {name: hc.results.load(GPU_CURVE / name) if (GPU_CURVE / name).is_dir() else []
+             for name in ("running-example", "fmnist-root")}
 if all(gpu_curve.values()):
-    gpu_panels = [("threes vs fives at the paper's width: ACC",
-                   [json.loads(p.read_text()) for p in gpu_curve["running-example"]], "acc", levels["running-example"]),
-                  ("Fashion-MNIST-70k root at the paper's width: purity",
-                   [json.loads(p.read_text()) for p in gpu_curve["fmnist-root"]], "purity", None)]
+    gpu_panels = [("threes vs fives at the paper's width: ACC", gpu_curve["running-example"], "acc",
+                   levels["running-example"]),
+                  ("Fashion-MNIST-70k root at the paper's width: purity", gpu_curve["fmnist-root"], "purity", None)]
     fig = figures.compute_curves(gpu_panels)
     plt.show()
 else:

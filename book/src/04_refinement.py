@@ -40,7 +40,6 @@ RUN_DIR = os.environ.get("HCMGAN_RUNS", "runs/book")
 REFINEMENTS = int(os.environ.get("HCMGAN_REFINEMENTS", "0"))   # 0: the profile's number (Table 3), at least 1
 
 # %%
-import time
 from pathlib import Path
 import torch
 import matplotlib.pyplot as plt

@@ -35,7 +35,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 import hcmgan_lite as hc
-from hcmgan_lite import figures, results, runs, tables
+from hcmgan_lite import figures, results, runs
 
 FOUR = ["Trouser", "Bag", "Sneaker", "T-shirt/top"]
 run = Path(RUN_DIR) / f"fmnist-four-{PROFILE}-seed{SEED}"

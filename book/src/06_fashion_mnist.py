@@ -110,7 +110,8 @@ km70 = (g_all.get("baselines") or results.load("results/gpu-h100/fashion-mnist-a
 assert g_all["n_images"] == 70000
 g_splits = g_all["splits"]
 g_steps = steps_per_gan(g_all["settings"])
-Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n" + results.table(results.flatten([g_all], "methods"))
+Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n"
+         + results.table(results.flatten([g_all], "methods"))   # HC-MGAN and the baselines it ran
          + f"\n\nk-means on the same {g_all['n_images']:,} images: ACC {km70['acc']:.3f} / NMI {km70['nmi']:.3f}. "
          f"The root split put {g_splits[0]['purity_raw']:.1%} of each class's mass on its majority side; the splits "
          f"below it {min(r['purity_raw'] for r in g_splits[1:]):.2f} to {max(r['purity_raw'] for r in g_splits[1:]):.2f}. "

@@ -112,7 +112,8 @@ g = results.load(["results/gpu", "results/gpu-h200-provisional"], "mnist-all-s0.
 gpu_dir = Path(g["_file"]).parent     # the gpu profile's reference run, else the provisional one
 gb = g["baselines"]
 g_steps = steps_per_gan(g["settings"])
-Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n" + results.table(results.flatten([g], "methods"))
+Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n"
+         + results.table(results.flatten([g], "methods"))   # HC-MGAN and the baselines it ran
          + f"\n\nOn the same {g['n_images']:,} images: k-means ACC {gb['k-means']['acc']:.3f} / NMI {gb['k-means']['nmi']:.3f}, "
          f"Ward {gb['ward']['acc']:.3f} / {gb['ward']['nmi']:.3f}. The root split put {g['splits'][0]['purity_raw']:.1%} "
          "of each class's mass on its majority side.")
