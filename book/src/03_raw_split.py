@@ -253,8 +253,9 @@ torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.
 # %%
 ABLATION = Path("results/ablation")
 runs = {name: hc.results.load(ABLATION / name) for name in ("running-example", "fmnist-root")}
-flat = {name: hc.results.flatten(r, "split") for name, r in runs.items()}     # one row per variant and seed
-rows = {name: hc.results.summarise(f, by="variant") for name, f in flat.items()}   # mean ± std per variant
+# one row per variant and seed, then mean ± std per variant
+flat = {name: hc.results.flatten(r, "split") for name, r in runs.items()}
+rows = {name: hc.results.summarise(f, by="variant") for name, f in flat.items()}
 seeds = {name: sorted({s for r in rs for s in r["seeds"]}) for name, rs in rows.items()}
 Markdown(f"**Threes vs fives** (1,895 images of MNIST-10k, seeds {seeds['running-example']}; ACC of the split, "
          f"k-means: {kmeans['acc']:.3f})\n\n" + hc.tables.ablation_markdown(rows["running-example"], "acc"))
@@ -273,7 +274,7 @@ Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, 
 # %%
 lines = []
 for what, name, m in (("Threes vs fives", "running-example", "acc"), ("Fashion-MNIST root", "fmnist-root", "purity")):
-    raw_rows = [r for r in flat[name] if not r["refinements"]]               # the raw splits, seed by seed
+    raw_rows = [r for r in flat[name] if not r["refinements"]]     # raw splits only
     said = hc.results.compare(raw_rows, "quick profile", by="variant",
                               fields={f"{m}_raw": m.replace("acc", "ACC"), "spread_ratio": "spread ratio"})
     best = max((r for r in rows[name] if not r["refinements"]["max"]), key=lambda r: r[f"{m}_raw"]["mean"])
@@ -321,7 +322,7 @@ Markdown(hc.results.curve_summary(curves["running-example"], "acc", levels["runn
 # steps times its width's cost per step:
 
 # %%
-step_cost = hc.results.load(COMPUTE / "step-seconds.json")[0]    # benchmarks/step_cost.py wrote it
+step_cost = hc.results.load(COMPUTE / "step-seconds.json")[0]   # from benchmarks/step_cost.py
 cost, cost_machine = {int(w): s for w, s in step_cost["seconds_per_step"].items()}, step_cost["machine"]
 fig = figures.compute_curves(panels, cost=cost)
 plt.show()
@@ -349,7 +350,7 @@ Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
 
 # %%
 gpu = hc.results.load(["results/gpu", "results/gpu-h200-provisional"], "running-example-s*.json", first=True)
-print(f"from book/{Path(gpu[0]['_file']).parent}/")       # the gpu profile's reference run, else the provisional one
+print(f"from book/{Path(gpu[0]['_file']).parent}/")   # the reference run, else the provisional
 gpu_rows = hc.results.flatten(gpu, "split")
 gpu_acc = [r["acc_raw"] for r in gpu_rows]
 Markdown(hc.results.table(gpu_rows, {"seed": "seed", "steps": "steps:,.0f", "ACC": "acc_raw", "purity": "purity_raw",

@@ -73,9 +73,10 @@ plt.show()
 
 # %%
 seeds = results.load("results/quick-cpu", "fashion-mnist-s*.json")
-methods = results.flatten(seeds, "methods")          # a row per seed and method: HC-MGAN, k-means, Ward
+# a row per seed and method (HC-MGAN, k-means, Ward); their means; HC-MGAN against each baseline
+methods = results.flatten(seeds, "methods")
 quick = {s["method"]: s for s in results.summarise(methods, by="method")}
-versus = "; ".join(s for base in ("k-means", "ward")          # HC-MGAN against each baseline, seed by seed
+versus = "; ".join(s for base in ("k-means", "ward")
                    for s in results.compare(methods, base, by="method", others=["HC-MGAN"]))
 Markdown(tables.seed_section(seeds))
 
@@ -104,14 +105,14 @@ Markdown(tables.seed_section(seeds))
 
 # %%
 g_all = results.load(["results/gpu", "results/gpu-h200-provisional"], "fashion-mnist-all-s0.json", first=True)[0]
-gpu_dir = Path(g_all["_file"]).parent     # the gpu profile's reference run, else the provisional one
+gpu_dir = Path(g_all["_file"]).parent    # the reference run's folder, else the provisional one
 km70 = (g_all.get("baselines") or results.load("results/gpu-h100/fashion-mnist-all-s0.json")[0]
         ["baselines"])["k-means"]
 assert g_all["n_images"] == 70000
 g_splits = g_all["splits"]
 g_steps = steps_per_gan(g_all["settings"])
 Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n"
-         + results.table(results.flatten([g_all], "methods"))   # HC-MGAN and the baselines it ran
+         + results.table(results.flatten([g_all], "methods"))
          + f"\n\nk-means on the same {g_all['n_images']:,} images: ACC {km70['acc']:.3f} / NMI {km70['nmi']:.3f}. "
          f"The root split put {g_splits[0]['purity_raw']:.1%} of each class's mass on its majority side; the splits "
          f"below it {min(r['purity_raw'] for r in g_splits[1:]):.2f} to {max(r['purity_raw'] for r in g_splits[1:]):.2f}. "

@@ -74,9 +74,10 @@ plt.show()
 
 # %%
 seeds = results.load("results/quick-cpu", "mnist-s*.json")
-methods = results.flatten(seeds, "methods")          # a row per seed and method: HC-MGAN, k-means, Ward
+# a row per seed and method (HC-MGAN, k-means, Ward); their means; HC-MGAN against each baseline
+methods = results.flatten(seeds, "methods")
 quick = {s["method"]: s for s in results.summarise(methods, by="method")}
-versus = "; ".join(s for base in ("k-means", "ward")          # HC-MGAN against each baseline, seed by seed
+versus = "; ".join(s for base in ("k-means", "ward")
                    for s in results.compare(methods, base, by="method", others=["HC-MGAN"]))
 Markdown(tables.seed_section(seeds))
 
@@ -109,11 +110,11 @@ Markdown(results.table(paired, means_by="label") + "\n\n"
 
 # %%
 g = results.load(["results/gpu", "results/gpu-h200-provisional"], "mnist-all-s0.json", first=True)[0]
-gpu_dir = Path(g["_file"]).parent     # the gpu profile's reference run, else the provisional one
+gpu_dir = Path(g["_file"]).parent    # the reference run's folder, else the provisional one
 gb = g["baselines"]
 g_steps = steps_per_gan(g["settings"])
 Markdown(f"From `book/{gpu_dir}/`, HC-MGAN with the paper's networks, {g_steps}, seed 0:\n\n"
-         + results.table(results.flatten([g], "methods"))   # HC-MGAN and the baselines it ran
+         + results.table(results.flatten([g], "methods"))
          + f"\n\nOn the same {g['n_images']:,} images: k-means ACC {gb['k-means']['acc']:.3f} / NMI {gb['k-means']['nmi']:.3f}, "
          f"Ward {gb['ward']['acc']:.3f} / {gb['ward']['nmi']:.3f}. The root split put {g['splits'][0]['purity_raw']:.1%} "
          "of each class's mass on its majority side.")

@@ -99,11 +99,13 @@ Markdown(tables.results_markdown(few) if few else "(no committed four-class repo
 # (computed here, a second).
 
 # %%
-trees = results.load("results/four-classes-cpu", "fashion-mnist-s*.json")    # the reports of the table above
+# the reports of the table above, one row per tree, and k-means on the same images
+trees = results.load("results/four-classes-cpu", "fashion-mnist-s*.json")
 four = results.flatten(trees, "tree", label="four classes")
+images = trees[0]["config"] if trees else {}
+two = runs.two_means("fashion-mnist", images.get("classes"),
+                     per_class=images.get("per_class"))["purity"] if four else None
 root = results.summarise(four)[0]["root_purity"]["mean"] if four else None
-images = trees[0]["config"] if trees else {}                                 # the same images for k-means
-two = runs.two_means("fashion-mnist", images.get("classes"), per_class=images.get("per_class"))["purity"] if four else None
 Markdown(results.table(four, means_by="label") + f"""
 
 * The root split keeps {root:.3f} of each class's mass on its majority side (mean of {len(four)} seeds);
