@@ -1,6 +1,7 @@
-"""Command line: ``python -m hcmgan_lite fit ...`` and ``python -m hcmgan_lite report RUN_DIR``.
+"""Command line: ``hcmgan fit ...``, ``hcmgan split ...``, ``hcmgan report RUN_DIR``, ``hcmgan data fetch``
+(``hcmgan`` is the same as ``python -m hcmgan_lite``).
 
-Imports: settings, training, growth, runs.
+Imports: settings, training, growth, runs, data, fetch.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _classes(text):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m hcmgan_lite",
+    p = argparse.ArgumentParser(prog="hcmgan",
                                 description="Top-down hierarchical clustering of images with multi-generator GANs.")
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fit", help="grow a tree on a dataset (resumes an interrupted run in the same run dir)")
@@ -50,7 +51,8 @@ def main(argv=None) -> int:
     f.add_argument("--clusters", type=int, default=10, help="leaves to grow (default 10)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda, cuda:1, ...")
-    f.add_argument("--data-root", default=None, help="data folder (default: $HCMGAN_DATA, else ./data)")
+    f.add_argument("--data-root", default=None, help="data folder (default: $HCMGAN_DATA, else the checkout's data/; "
+                                                               "see `hcmgan data where`)")
     f.add_argument("--classes", default=None, help="comma-separated class indices or names to keep")
     f.add_argument("--per-class", type=int, default=None, help="images per class to keep")
     f.add_argument("--set", action="append", metavar="NAME=VALUE",
@@ -80,8 +82,20 @@ def main(argv=None) -> int:
     r.add_argument("run_dir")
     r.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
     r.add_argument("--data-root", default=None)
+    dp = sub.add_parser("data", help="where the loaders look for MNIST and Fashion-MNIST, and how to put them there")
+    dsub = dp.add_subparsers(dest="data_cmd", required=True)
+    df = dsub.add_parser("fetch", help="download with torchvision (needs internet), or copy the IDX files of a "
+                                       "folder with --from, into the data folder")
+    df.add_argument("datasets", nargs="*", default=["fashion-mnist", "mnist"],
+                    help="fashion-mnist and/or mnist (default: both)")
+    df.add_argument("--from", dest="source", default=None, metavar="FOLDER",
+                    help="copy from this folder instead of downloading (e.g. ../shared/data)")
+    df.add_argument("--to", default=None, metavar="FOLDER",
+                    help="the data folder (default: $HCMGAN_DATA, else the checkout's data/)")
+    dw = dsub.add_parser("where", help="print the data folder the loaders use and what it holds")
+    dw.add_argument("--data-root", default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
-    for sub_p in (f, sp, r):  # also accepted after the subcommand
+    for sub_p in (f, sp, r, df, dw):  # also accepted after the subcommand
         sub_p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -113,6 +127,20 @@ def main(argv=None) -> int:
                       f"{c['final_g_spread']:.3f} ({c['final_spread_ratio']:.2f} of the real images'), "
                       f"collapse check {'fires' if c['flagged'] else 'quiet'}, {st['seconds']:.0f} s")
             print(f"written: {out}")
+        elif args.cmd == "data":
+            from . import data, fetch
+            if args.data_cmd == "fetch":
+                fetch.fetch_data(args.datasets, source=args.source, to=args.to)
+                print(f"data folder: {data.find_data_root(args.to)}")
+            else:
+                root = data.find_data_root(args.data_root)
+                print(f"data folder: {root}" + ("" if root.is_dir() else " (does not exist yet)"))
+                for name, loader in (("fashion-mnist", data.load_fashion_mnist), ("mnist", data.load_mnist)):
+                    try:
+                        d = loader(root)
+                        print(f"  {name}: {len(d):,} images in {d.source}")
+                    except FileNotFoundError:
+                        print(f"  {name}: not found (hcmgan data fetch {name})")
         else:
             rep = runs.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
             print(runs.report_markdown(rep))

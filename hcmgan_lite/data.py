@@ -5,7 +5,10 @@ values in [-1, 1] (the range of the generators' ``tanh`` output), integer labels
 and class names. Labels are never used for clustering, only for evaluation.
 
 The data root is, in order: the ``root`` argument, the environment variable
-``HCMGAN_DATA``, or ``./data``.
+``HCMGAN_DATA``, or :func:`default_data_root` (the ``data/`` folder of the checkout the package
+runs from, else ``~/.cache/hcmgan_lite/data``), whatever the current folder: a chapter run in a
+kernel started in ``book/`` finds the same data as the command line. ``fetch.fetch_data`` (the
+``hcmgan data fetch`` command) fills it.
 
 Imports: progress.
 """
@@ -31,8 +34,13 @@ SOP_DROPPED = ("kettle", "lamp")
 SUPPORTED_SIZES = ((28, 28), (32, 32))
 _IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-_HOW_TO_GET = ("To get the data: set the environment variable HCMGAN_DATA to the folder "
-               "that holds it, pass root=..., or call with download=True (needs internet).")
+_HOW_TO_GET = ("To get the data: run `hcmgan data fetch` (downloads with torchvision; needs internet) or "
+               "`hcmgan data fetch --from FOLDER` (copies the IDX files of a folder), set the environment "
+               "variable HCMGAN_DATA to the folder that holds it, pass root=..., or call with download=True "
+               "(needs internet).")
+# The folders under the data root each loader reads, first found first (torchvision's layout included).
+_SUBDIRS = {"fashion-mnist": ("fashion-mnist", "FashionMNIST/raw", "."),
+            "mnist": ("mnist-10k", "mnist", "MNIST/raw", ".")}
 
 
 @dataclass
@@ -121,12 +129,23 @@ class ImageData:
         return out
 
 
+def default_data_root() -> Path:
+    """Where the loaders look when neither ``root=`` nor ``$HCMGAN_DATA`` says: the ``data/`` folder
+    of the source checkout this package was imported from (an editable install), else
+    ``~/.cache/hcmgan_lite/data`` (an installed package). The same whatever the current folder."""
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "hcmgan_lite").is_dir():
+        return checkout / "data"
+    return Path.home() / ".cache" / "hcmgan_lite" / "data"
+
+
 def find_data_root(root=None) -> Path:
-    """The data folder: ``root`` if given, else ``$HCMGAN_DATA``, else ``./data`` (may not exist)."""
+    """The data folder: ``root`` if given, else ``$HCMGAN_DATA``, else :func:`default_data_root`
+    (may not exist)."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("HCMGAN_DATA")
-    return Path(env).expanduser() if env else Path("data")
+    return Path(env).expanduser() if env else default_data_root()
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -222,7 +241,7 @@ def load_mnist(root=None, download: bool = False) -> ImageData:
     A ``mnist-10k`` folder is preferred when it exists (``name`` is then ``"mnist-10k"``, and
     :func:`describe` says so): the paper's MNIST results are on all 70,000 images.
     """
-    return _load_idx_dataset(root, download, ("mnist-10k", "mnist", "MNIST/raw", "."),
+    return _load_idx_dataset(root, download, _SUBDIRS["mnist"],
                              "MNIST", MNIST_CLASSES, "mnist")
 
 
@@ -238,7 +257,7 @@ def describe(data: ImageData) -> str:
 
 def load_fashion_mnist(root=None, download: bool = False) -> ImageData:
     """Fashion-MNIST (train + test merged, 70,000 images, 7,000 per class)."""
-    return _load_idx_dataset(root, download, ("fashion-mnist", "FashionMNIST/raw", "."),
+    return _load_idx_dataset(root, download, _SUBDIRS["fashion-mnist"],
                              "FashionMNIST", FASHION_MNIST_CLASSES, "fashion-mnist")
 
 

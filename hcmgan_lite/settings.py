@@ -286,6 +286,13 @@ QUICK = dict(
 # committed) and the gpu profile (one GPU, committed).
 DEMO = dict(QUICK, g_width=16, d_widths=(16, 32, 64), min_steps=300, max_steps=300)
 
+# The smallest run that goes through every line of a chapter: networks of width 8, batches of 16, 20
+# steps per GAN, collapse and degenerate-split checks off (a 20-step training's verdict depends on the
+# CPU it runs on, and a chapter test must not). For the notebook tests (HCMGAN_PROFILE=tiny); its
+# clusters mean nothing.
+TINY = dict(DEMO, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, min_steps=20, max_steps=20,
+            log_every=5, collapse_loss=0.0, collapse_spread=0.0, min_child_frac=0.0)
+
 # One GPU: the paper's networks and Table 3's settings for the dataset (the authors' code where the
 # text differs), raw splits only, and a fixed number of steps per GAN (GPU_STEPS) instead of epochs.
 # On one NVIDIA H200 the running example's raw split reached ACC 0.968 / 0.969 / 0.975 (seeds 0-2)
@@ -294,16 +301,24 @@ DEMO = dict(QUICK, g_width=16, d_widths=(16, 32, 64), min_steps=300, max_steps=3
 GPU_STEPS = 6400
 GPU = dict(min_steps=GPU_STEPS, max_steps=GPU_STEPS, refinements=0)
 
-PROFILES = ("paper", "quick", "demo", "gpu")
+PROFILES = ("paper", "quick", "demo", "gpu", "tiny")
 DATASETS = tuple(_PAPER)
 
 
 def _canonical_dataset(dataset: str | None) -> str:
+    """The Table 3 column of ``dataset``: None or "custom" (your own images) use Fashion-MNIST's; a name
+    that is none of the paper's data sets is an error (a misspelt name never falls back silently)."""
     if dataset is None:
         return "fashion-mnist"
+    if not isinstance(dataset, str):
+        raise TypeError(f"dataset must be a name (str) or None, got {type(dataset).__name__}")
     d = dataset.lower().replace("_", "-")
-    d = {"fmnist": "fashion-mnist", "mnist-10k": "mnist", "fashionmnist": "fashion-mnist"}.get(d, d)
-    return d if d in _PAPER else "fashion-mnist"
+    d = {"fmnist": "fashion-mnist", "mnist-10k": "mnist", "fashionmnist": "fashion-mnist",
+         "custom": "fashion-mnist"}.get(d, d)
+    if d not in _PAPER:
+        raise ValueError(f"unknown data set {dataset!r}; accepted: {', '.join(DATASETS)} (or None / 'custom' for "
+                         "images of your own, which use the Fashion-MNIST column of Table 3)")
+    return d
 
 
 def get_settings(profile: str = "quick", dataset: str | None = None, **overrides) -> Settings:
@@ -311,15 +326,17 @@ def get_settings(profile: str = "quick", dataset: str | None = None, **overrides
 
     Profiles: ``"paper"`` (Table 3, the authors' code where the text differs), ``"gpu"`` (the
     paper's networks and settings with a fixed number of steps per GAN and no refinements: one
-    GPU, minutes per tree), ``"quick"`` (two CPU cores, tens of minutes per tree) and ``"demo"``
-    (two CPU cores, a minute per split: the book's live runs). ``dataset`` picks the column of
-    Table 3 (unknown or custom data uses the Fashion-MNIST column); quick and demo are the same
+    GPU, minutes per tree), ``"quick"`` (two CPU cores, tens of minutes per tree), ``"demo"``
+    (two CPU cores, a minute per split: the book's live runs); ``"tiny"`` (seconds: the
+    notebook tests, results meaningless). ``dataset`` picks the column of
+    Table 3 (``None`` or ``"custom"``, images of your own, use the Fashion-MNIST column; any other
+    name is an error); quick and demo are the same
     for every dataset except the noise strength.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     base = dict(_PAPER[_canonical_dataset(dataset)])
-    base.update({"quick": QUICK, "demo": DEMO, "gpu": GPU}.get(profile, {}))
+    base.update({"quick": QUICK, "demo": DEMO, "gpu": GPU, "tiny": TINY}.get(profile, {}))
     base["profile"] = profile
     check_names(overrides)
     base.update(overrides)

@@ -11,7 +11,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HCMGAN_PROGRESS=0
 out=${1:-$ROOT/book/results/ablation}; shift || true
 seeds=("$@"); [ ${#seeds[@]} -gt 0 ] || seeds=(0 1 2)

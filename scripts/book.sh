@@ -9,12 +9,12 @@ source "$ROOT/scripts/setup.sh"
 bash "$ROOT/scripts/fetch_js.sh"
 
 cd "$ROOT"
-# The chapters import hcmgan_lite from the working tree.
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+# The chapters import hcmgan_lite as installed (editable) into .venv by setup.sh, and read the data
+# from its default folder: no PYTHONPATH and no HCMGAN_DATA, as in a reader's JupyterLab.
 # Progress bars are for people watching a run; in the rendered book they would
 # only leave empty widget areas. Jupyter users still get them.
 export HCMGAN_PROGRESS="${HCMGAN_PROGRESS:-0}"
-echo "[book] profile of the live runs: ${HCMGAN_PROFILE:-demo}; data: ${HCMGAN_DATA:-<unset>}"
+echo "[book] profile of the live runs: ${HCMGAN_PROFILE:-demo}; data: $(python -c 'import hcmgan_lite as hc; print(hc.find_data_root())')"
 
 # Start from a clean output so that pages removed from _toc.yml disappear.
 rm -rf _build/html _build/.doctrees _build/jupyter_execute

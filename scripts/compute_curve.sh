@@ -10,7 +10,6 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup.sh"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 HCMGAN_PROGRESS=0
 out=${1:-$ROOT/book/results/compute}
 read -r -a seeds <<<"${2:-0 1}"

@@ -9,7 +9,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ $# -ge 4 ] || { echo "usage: bash scripts/seeds.sh OUT_FOLDER DATASET \"FIT ARGUMENTS\" SEED..." >&2; exit 2; }
 source "$ROOT/scripts/setup.sh"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 out=$1 ds=$2 args=$3; shift 3
 mkdir -p "$out"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1} HCMGAN_PROGRESS=${HCMGAN_PROGRESS:-0}

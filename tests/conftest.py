@@ -1,4 +1,9 @@
-"""Shared pytest configuration: markers, repository paths, and ``book_browser``.
+"""Shared pytest configuration: markers, repository paths, the data folder, and ``book_browser``.
+
+``@pytest.mark.needs_data("fashion-mnist", ...)`` marks a test that reads real images from the data
+folder (``hcmgan_lite.find_data_root()``: ``$HCMGAN_DATA``, else the checkout's ``data/``). Without
+them it is skipped with the reason and the command that gets them, unless ``HCMGAN_REQUIRE_DATA=1``
+(as CI sets), in which case it fails instead. ``DATA_ROOT`` is that folder.
 
 ``book_browser`` serves the built book (``_build/html``) on 127.0.0.1 and
 drives a headless Debian Chromium over it. Tests that use it are skipped when
@@ -25,15 +30,34 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BOOK_HTML = REPO_ROOT / "_build" / "html"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 
-# Let the tests import the library from the working tree without installing it.
+# Let the tests import the library from the working tree even where it is not installed.
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+from hcmgan_lite.data import find_data_root  # noqa: E402
+from hcmgan_lite.fetch import has_data  # noqa: E402
+
+DATA_ROOT = find_data_root()
 
 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "browser: drives headless Chromium over the built book (_build/html)"
     )
+    config.addinivalue_line(
+        "markers", "needs_data(*datasets): reads real images (default fashion-mnist) from the data folder"
+    )
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers("needs_data"):
+        missing = [d for d in (mark.args or ("fashion-mnist",)) if not has_data(d, DATA_ROOT)]
+        if missing:
+            reason = (f"needs {', '.join(missing)} in the data folder {DATA_ROOT} "
+                      f"(get it with: hcmgan data fetch {' '.join(missing)}; see README, Data)")
+            if os.environ.get("HCMGAN_REQUIRE_DATA", "") not in ("", "0"):
+                pytest.fail(f"{reason} (HCMGAN_REQUIRE_DATA=1)", pytrace=False)
+            pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -170,6 +170,7 @@ def test_compile_failure_falls_back_to_eager(monkeypatch, caplog):
     assert gan.predict(X).shape == (40,)
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_parallel_bench_small_writes_results(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HCMGAN_PROGRESS": "0"}
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "parallel.py"), "--small", "--leaves", "4",
@@ -228,10 +229,12 @@ TINY_TREE = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=
                  min_steps=12, log_every=4, n_samples=4, refine_guard=False)
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_refine_splits_continues_each_split_as_a_refining_tree_would(tmp_path, one_thread):
     from hcmgan_lite import runs
     from hcmgan_lite.metrics import majority_side_purity
-    root = os.environ.get("HCMGAN_DATA") or str(ROOT.parent / "shared" / "data")
+    from hcmgan_lite.data import find_data_root
+    root = str(find_data_root())
     kw = dict(per_class=10, progress=False, root=root, device="cpu", **TINY_TREE)
     raw = runs.fit("fashion-mnist", tmp_path / "raw", 3, "quick", 0, refinements=0, **kw)
     refined = runs.fit("fashion-mnist", tmp_path / "ref", 2, "quick", 0, refinements=1, **kw)

@@ -6,13 +6,16 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from hcmgan_lite.data import find_data_root
 import torch
 
 from hcmgan_lite import Tree
 from hcmgan_lite.__main__ import main
 
+pytestmark = pytest.mark.needs_data("fashion-mnist")   # every test here reads real images (README, Data)
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 FIT = ["fit", "fashion-mnist", "--classes", "1,8", "--per-class", "100", "--clusters", "3", "--device", "cpu",
        "--set", "g_width=8", "--set", "d_widths=(8,16,32)", "--set", "batch_size=16", "--set", "gen_batch_size=16",
        "--set", "max_steps=12", "--set", "min_steps=12", "--set", "log_every=4", "--set", "refinements=1",
@@ -21,7 +24,7 @@ FIT = ["fit", "fashion-mnist", "--classes", "1,8", "--per-class", "100", "--clus
 
 def cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT),
-               OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "hcmgan_lite", *args], env=env, cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hcmgan_lite.data import (FASHION_MNIST_CLASSES, ImageData, find_data_root, from_tensor,
-                              load_dataset, load_fashion_mnist, load_mnist, load_sop)
+from hcmgan_lite.data import (FASHION_MNIST_CLASSES, ImageData, default_data_root, find_data_root,
+                              from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop)
+from hcmgan_lite.fetch import fetch_data, has_data
 
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or Path(__file__).parents[1].parent / "shared" / "data")
+DATA_ROOT = find_data_root()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def small_data(n_per_class=(5, 7, 3)) -> ImageData:
 
 # --- real data -------------------------------------------------------------------------------
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_fashion_mnist_real(fmnist):
     assert fmnist.name == "fashion-mnist"
     assert len(fmnist) == 70_000 and fmnist.shape == (1, 28, 28)
@@ -52,6 +54,7 @@ def test_fashion_mnist_real(fmnist):
     assert fmnist.class_names == FASHION_MNIST_CLASSES and fmnist.n_classes == 10
 
 
+@pytest.mark.needs_data("mnist")
 def test_mnist_10k_real():
     data = load_mnist(DATA_ROOT)
     assert data.name == "mnist-10k" and len(data) == 10_000 and data.shape == (1, 28, 28)
@@ -61,6 +64,7 @@ def test_mnist_10k_real():
     assert data.class_names == [str(d) for d in range(10)]
 
 
+@pytest.mark.needs_data("mnist")
 def test_load_dataset_dispatch():
     assert load_dataset("mnist", DATA_ROOT).name == "mnist-10k"
     with pytest.raises(ValueError, match="accepted names.*sop"):
@@ -152,7 +156,98 @@ def test_find_data_root(monkeypatch, tmp_path):
     assert find_data_root() == tmp_path
     assert find_data_root("elsewhere") == Path("elsewhere")
     monkeypatch.delenv("HCMGAN_DATA")
-    assert find_data_root() == Path("data")
+    # the checkout's data/ folder, whatever the current folder (a kernel started in book/ included)
+    assert find_data_root() == Path(__file__).resolve().parents[1] / "data" == default_data_root()
+    monkeypatch.chdir(tmp_path)
+    assert find_data_root() == default_data_root()
+
+
+def _idx_folder(folder: Path, n=3, test=False):
+    write_idx(folder / "train-images-idx3-ubyte", np.full((n, 28, 28), 7), compress=True)
+    write_idx(folder / "train-labels-idx1-ubyte", list(range(n)), compress=True)
+    if test:
+        write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
+        write_idx(folder / "t10k-labels-idx1-ubyte", [4, 5])
+
+
+def test_fetch_copies_a_folder_into_the_loaders_layout(tmp_path):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    _idx_folder(src / "FashionMNIST" / "raw", test=True)      # torchvision's layout in, ours out
+    _idx_folder(src / "mnist-10k", n=4)
+    (src / "mnist-10k" / "notes.txt").write_text("not data")
+    said = []
+    where = fetch_data(source=src, to=dest, announce=said.append)
+    assert where == {"fashion-mnist": str(dest / "fashion-mnist"), "mnist": str(dest / "mnist-10k")}
+    assert sorted(p.name for p in (dest / "fashion-mnist").iterdir()) == [
+        "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]
+    assert not (dest / "mnist-10k" / "notes.txt").exists() and not list(dest.rglob("*.part"))
+    assert len(load_fashion_mnist(dest)) == 5 and load_mnist(dest).name == "mnist-10k"
+    assert has_data("fashion-mnist", dest) and has_data("mnist", dest) and not has_data("mnist", tmp_path / "x")
+    assert "5 images, 4 files copied" in said[0]
+    # a second fetch finds the data where it is and copies nothing
+    said.clear()
+    fetch_data(["fmnist"], source=src, to=dest, announce=said.append)
+    assert said == [f"fashion-mnist: 5 images already in {dest / 'fashion-mnist'}"]
+
+
+def test_fetch_refuses_what_it_cannot_do(tmp_path):
+    with pytest.raises(ValueError, match="unknown data set 'cifar10' for fetch"):
+        fetch_data(["cifar10"], source=tmp_path, to=tmp_path / "d")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        fetch_data(source=tmp_path / "nowhere", to=tmp_path / "d")
+    with pytest.raises(ValueError, match="same folder"):
+        fetch_data(source=tmp_path, to=tmp_path)
+    (tmp_path / "src").mkdir()                                  # a source without the data set: the loader's error
+    with pytest.raises(FileNotFoundError, match="no MNIST IDX files"):
+        fetch_data(["mnist"], source=tmp_path / "src", to=tmp_path / "d")
+    bad = tmp_path / "bad" / "fashion-mnist"                    # a corrupt file is never copied
+    _idx_folder(bad)
+    (bad / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="cannot read IDX file"):
+        fetch_data(["fashion-mnist"], source=tmp_path / "bad", to=tmp_path / "d2")
+    assert not (tmp_path / "d2" / "fashion-mnist").exists()
+
+
+def test_fetch_downloads_without_a_source(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class FakeMNIST:  # stands in for the network download
+        def __init__(self, root, train, download):
+            assert download and Path(root) == tmp_path / "d"
+            self.data = torch.zeros((2 if train else 1, 28, 28), dtype=torch.uint8)
+            self.targets = torch.tensor([1, 2] if train else [3])
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
+    said = []
+    assert fetch_data("mnist", to=tmp_path / "d", announce=said.append) == {"mnist": str(tmp_path / "d")}
+    assert said == [f"mnist: downloaded 3 images into {tmp_path / 'd'}"]
+
+
+def test_data_command_fetch_and_where(tmp_path, capsys):
+    from hcmgan_lite.__main__ import main
+    _idx_folder(tmp_path / "src" / "fashion-mnist")
+    assert main(["data", "fetch", "fashion-mnist", "--from", str(tmp_path / "src"), "--to", str(tmp_path / "d")]) == 0
+    assert f"data folder: {tmp_path / 'd'}" in capsys.readouterr().out
+    assert main(["data", "where", "--data-root", str(tmp_path / "d")]) == 0
+    out = capsys.readouterr().out
+    assert f"fashion-mnist: 3 images in {tmp_path / 'd' / 'fashion-mnist'}" in out
+    assert "mnist: not found (hcmgan data fetch mnist)" in out
+    assert main(["data", "fetch", "--from", str(tmp_path / "nowhere"), "--to", str(tmp_path / "d")]) == 2
+    assert "error: --from" in capsys.readouterr().err
+
+
+def test_a_misspelt_dataset_is_an_error_never_fashion_mnist():
+    from hcmgan_lite import HCMGAN, get_settings
+    for bad in ("fasion-mnist", "mnsit", "cifar10"):
+        with pytest.raises(ValueError, match=f"unknown data set '{bad}'; accepted: mnist, fashion-mnist, sop"):
+            get_settings("quick", bad)
+        with pytest.raises(ValueError, match="unknown data set"):
+            HCMGAN(dataset=bad)
+    with pytest.raises(TypeError, match="dataset must be a name"):
+        get_settings("quick", 3)
+    fm = get_settings("paper", "fashion-mnist")
+    assert get_settings("paper", None) == get_settings("paper", "custom") == get_settings("paper", "FMNIST") == fm
+    assert get_settings("paper", "mnist-10k") == get_settings("paper", "mnist") != fm
 
 
 # --- Stanford Online Products ----------------------------------------------------------------
@@ -253,6 +348,7 @@ def test_subset_per_class_deterministic():
     assert len(data.subset(classes=["b"], per_class=2)) == 2
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_subset_on_real_data(fmnist):
     sub = fmnist.subset(classes=["Bag", "Trouser"], per_class=100, seed=3)
     assert sub.class_names == ["Bag", "Trouser"] and torch.bincount(sub.labels).tolist() == [100, 100]

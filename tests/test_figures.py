@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def small_data():
     """240 Fashion-MNIST images of 4 classes, or random images with 4 labels when the data is absent."""
-    for root in (os.environ.get("HCMGAN_DATA"), REPO.parent / "shared" / "data"):
+    for root in (os.environ.get("HCMGAN_DATA"), REPO / "data"):
         if root:
             try:
                 return load_fashion_mnist(root).subset(classes=[1, 8, 7, 0], per_class=60)

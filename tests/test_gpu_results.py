@@ -51,10 +51,8 @@ def test_pack_splits_into_returnable_files_and_unpacks(tmp_path, monkeypatch):
         gr.pack(state, tmp_path / "out2")
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_deadline_stops_a_job_and_records_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("HCMGAN_DATA", str(ROOT.parent / "shared" / "data"))
-    if not (ROOT.parent / "shared" / "data" / "fashion-mnist").is_dir():
-        pytest.skip("needs ../shared/data")
     book = gr.run(tmp_path / "s", minutes=0.1, parallel=1, device="cpu", tiny=True, only=1)
     entry = book["jobs"]["fashion-mnist-all-s0"]
     assert entry["status"] in ("stopped", "done") and entry["tries"] == 1, entry

@@ -65,6 +65,7 @@ def test_public_api_in_one_place_and_the_readme_agrees():
     assert named and named <= set(hc.__all__), f"README names {sorted(named - set(hc.__all__))} outside __all__"
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_trees_are_the_ones_grown_before_the_files_were_reorganised():
     """tests/data/reference-tree.pt was grown (tests/data/make_reference_tree.py, one thread) before the
     library's files were split up; today's code grows the same tree (bit for bit on the machine that made it;

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from hcmgan_lite.data import find_data_root
 import torch
 
 import hcmgan_lite.split as split_mod
@@ -15,7 +17,7 @@ from hcmgan_lite.models import Critic, Generator, count_parameters
 from hcmgan_lite.training import SplitGAN, refine_mass, steps_for, watch_start
 
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 
 CPU = torch.device("cpu")
 TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=8,
@@ -120,6 +122,7 @@ def test_shared_trunk_one_trunk_two_optimisers():
     assert st_l["step"] == 1 and st_m["step"] == 1 and not torch.equal(st_l["exp_avg"], st_m["exp_avg"])
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_refinements_stop_by_the_codes_rule_from_the_second_refinement_on(monkeypatch):
     """tree.py's check_stop_refinement_condition: before each refinement, once two refinements exist,
     stop if the last one moved less than refine_tol images' worth of membership. A first refinement that

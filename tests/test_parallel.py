@@ -15,14 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+
+from hcmgan_lite.data import find_data_root
 import torch
 
 from hcmgan_lite import Tree, get_settings, grow_tree, load_fashion_mnist
 from hcmgan_lite.schedule import next_jobs, replay, simulate
 from hcmgan_lite.training import SplitGAN
 
+pytestmark = pytest.mark.needs_data("fashion-mnist")   # every test here reads real images (README, Data)
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 CPU = torch.device("cpu")
 pytestmark = pytest.mark.usefixtures("one_thread")   # the workers train with one thread: compare like with like
 TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,
@@ -273,7 +276,7 @@ def test_stopped_and_killed_parallel_runs_leave_nothing_and_resume_to_the_sequen
     run = tmp_path / "run"
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(settings=CHILD_SETTINGS))
-    env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     before = _semaphores()
     rc, out, _ = _stop_when_training(script, run, env, "sigterm", wait_stage=False)
     assert rc == -signal.SIGINT and "KeyboardInterrupt: terminated (SIGTERM)" in out, (rc, out)  # as Ctrl-C

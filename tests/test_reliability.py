@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hcmgan_lite.data import find_data_root
 import torch
 
 import hcmgan_lite.growth as growth_mod
@@ -26,8 +28,9 @@ from hcmgan_lite.models import Generator
 from hcmgan_lite.storage import save_checked
 from hcmgan_lite.training import SplitGAN
 
+pytestmark = pytest.mark.needs_data("fashion-mnist")   # every test here reads real images (README, Data)
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 CPU = torch.device("cpu")
 pytestmark = pytest.mark.usefixtures("one_thread")
 # collapse_spread=0: networks this small, trained this briefly, never vary like real images
@@ -90,7 +93,7 @@ CHILD_SETTINGS = dict(TINY, refinements=2, seed=3)
 def _child(run_dir: Path, wait: bool = False) -> subprocess.Popen:
     """The same command every time; with ``wait`` it starts growing only when told (on stdin)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HCMGAN_PROGRESS="0", HCMGAN_DATA=str(DATA_ROOT),
-               OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     code = CHILD.format(settings=CHILD_SETTINGS)
     return subprocess.Popen([sys.executable, "-c", code, str(run_dir), "wait" if wait else "go"], env=env,
                             cwd=REPO, stdin=subprocess.PIPE if wait else subprocess.DEVNULL,

@@ -11,14 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hcmgan_lite.data import find_data_root
 import torch
 
 import hcmgan_lite.growth as growth_mod
 from hcmgan_lite import HCMGAN, Tree, from_tensor, get_settings, grow_tree, runs
 from hcmgan_lite.__main__ import main
 
+pytestmark = pytest.mark.needs_data("fashion-mnist")   # every test here reads real images (README, Data)
 REPO = Path(__file__).resolve().parents[1]
-DATA_ROOT = Path(os.environ.get("HCMGAN_DATA") or REPO.parent / "shared" / "data")
+DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=6,
             min_steps=6, log_every=3, refinements=0, n_samples=4)
 FIT = ["fit", "fashion-mnist", "--classes", "0,1", "--per-class", "40", "--device", "cpu", "--no-report",

@@ -97,6 +97,7 @@ def _split(data, settings, seed):
         torch.set_num_threads(threads)
 
 
+@pytest.mark.needs_data("fashion-mnist")
 def test_quick_raw_split_learns_trouser_vs_bag():
     """A real learning test: two classes that look alike to nobody, 1,000 each, quick profile, 300 steps.
 
@@ -120,6 +121,7 @@ def test_quick_raw_split_learns_trouser_vs_bag():
     assert not any(v["flagged"] for v in verdicts)
 
 
+@pytest.mark.needs_data("mnist")
 def test_collapse_check_flags_table2_latent():
     """What the raw-split chapter shipped before the latent fix (z ~ U[0, 1], generator width 16, on the threes
     and fives of MNIST-10k) draws one image per generator: the check must fire (at 120 steps, seeds 0-2: lowest

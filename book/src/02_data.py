@@ -30,10 +30,13 @@ print("device:", device)
 # %% [markdown]
 # ## Loading images
 #
-# `hcmgan_lite` reads MNIST and Fashion-MNIST from the original IDX files (or
-# downloads them with torchvision when online), Stanford Online Products from its
-# folder layout, and any tensor of images with `from_tensor`. The data root is the
-# `root=` argument, else the `HCMGAN_DATA` environment variable, else `./data`.
+# `hcmgan_lite` reads MNIST and Fashion-MNIST from the original IDX files,
+# Stanford Online Products from its folder layout, and any tensor of images with
+# `from_tensor`. The data folder is the `root=` argument, else the `HCMGAN_DATA`
+# environment variable, else `data/` in the repository (`hc.find_data_root()`),
+# whatever folder the kernel runs in. `hcmgan data fetch` puts the files there:
+# it downloads them with torchvision when online (as `download=True` does), or
+# copies them from a folder with `--from FOLDER`.
 # As in the paper, the train and test splits are merged: clustering uses all
 # images. Every loader returns an `ImageData`: one float tensor in $[-1, 1]$ of
 # shape $N \times C \times H \times W$ (the range of the generators' `tanh`), with
@@ -42,7 +45,7 @@ print("device:", device)
 
 # %%
 fmnist = hc.load_fashion_mnist()
-print(fmnist)
+print(fmnist, "from", fmnist.source)
 print("images per class:", torch.bincount(fmnist.labels).tolist())
 print("value range:", float(fmnist.images.min()), "to", float(fmnist.images.max()))
 
