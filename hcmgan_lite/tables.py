@@ -32,7 +32,6 @@ COMMITTED_SEEDS = (
      "--set min_steps=1600 --set max_steps=1600", False),
     ("HC-MGAN Lite, quick with a fixed 3,200 steps per GAN", "steps3200-fixed",
      "--set min_steps=3200 --set max_steps=3200", False),
-    ("HC-MGAN Lite, quick with the earlier cap of 600 steps per GAN", "quick600-cpu", "--set max_steps=600", False),
     ("HC-MGAN Lite, quick with a classifier rate x10 (an extension, not in the paper)", "lrc10-cpu",
      "--set lr_c=2e-4", False),
     ("HC-MGAN Lite, quick with warm-started children (an extension, not in the paper)", "warm-cpu",
@@ -44,8 +43,6 @@ GPU_RUNS = (
     ("gpu", "HC-MGAN Lite, gpu profile, one GPU", "{} --profile gpu --device cuda"),
     ("gpu-h200-provisional", "HC-MGAN Lite, paper networks, 2,500 steps per GAN, one H200 (provisional)",
      "{} --profile paper --device cuda --set refinements=0 --set min_steps=2500 --set max_steps=2500"),
-    ("gpu-h100", "HC-MGAN Lite, paper networks, GPU", "{} --profile paper --device cuda --set epochs=15 "
-                                                      "--set refinements=0"),
 )
 
 # The images of the committed seed runs: the `fit` arguments of each data set.
@@ -78,23 +75,15 @@ _DEEP = "`python benchmarks/deep_baselines.py {} --method idec --seeds {} --out 
 
 def fit_command(args: str, seed="S") -> str:
     """The command of a results-table row grown with ``fit``: ``args`` are the data set and its options."""
-    return f"`python -m hcmgan_lite fit {args} --clusters 10 --seed {seed} --run-dir RUN --baselines`"
+    return f"`hcmgan fit {args} --clusters 10 --seed {seed} --run-dir RUN --baselines`"
 
 
-def grown_before_the_fix(reports) -> str:
-    """A warning (Markdown) when any report's tree was grown with Table 2's U[0,1] latent, else ''.
-
-    Reports written before the ``latent`` setting existed have no such entry: those versions drew z from
-    U[0, 1], under which each generator learned to draw one image for every latent code.
-    """
+def collapsed_latent(reports) -> bool:
+    """Whether any report's tree was grown with Table 2's U[0,1] latent (reports without a ``latent`` entry
+    drew z from U[0, 1]): every generator then draws one image for every code, so such a run measures a
+    collapsed method, not HC-MGAN, and no results table shows it."""
     from .settings import LEGACY
-    old = [r for r in reports if r.get("settings", {}).get("latent", LEGACY["latent"]) == "positive"]
-    if not old:
-        return ""
-    return (f"```{{warning}}\n{len(old)} of these {len(reports)} runs were grown with Table 2's latent code, "
-            "z ~ U[0, 1], with which every generator draws one image for every code (see \"The MGAN raw split\"); "
-            "their numbers measure that collapsed method, not HC-MGAN, and are kept as a record until they are "
-            "grown again.\n```")
+    return any(r.get("settings", {}).get("latent", LEGACY["latent"]) == "positive" for r in reports)
 
 
 # ---- the results table --------------------------------------------------------------------------
@@ -113,9 +102,10 @@ def result_rows(data: str, reports, command: str, name: str | None = None) -> li
     by = {s["method"]: s for s in summarise(flatten(reps, "methods"), by="method")}
     cfg, st = reps[0].get("config", {}), reps[0]["settings"]
     label = name or f"HC-MGAN Lite, {cfg.get('profile', '?')} profile"
-    old = bool(grown_before_the_fix(reps))
+    if collapsed_latent(reps):
+        return []
     hc = by["HC-MGAN"]
-    rows = [{"data": data, "method": label + (" (grown before the latent fix)" if old else ""),
+    rows = [{"data": data, "method": label,
              "schedule": _schedule(st), "seeds": [r["config"].get("seed") for r in reps], "acc": hc["acc"],
              "nmi": hc["nmi"], "seconds": hc["seconds"]["mean"], "device": hc["device"], "command": command,
              "paper": False}]
@@ -277,8 +267,7 @@ def verdicts(rows: list[dict]) -> list[str]:
 
 # ---- a benchmark chapter's seeds --------------------------------------------------------------------
 def seed_section(reports: list[dict]) -> str:
-    """What a benchmark chapter shows for the committed seeds of a run: a note if they were grown before the
-    latent fix, a table of HC-MGAN and the baselines (runs, ACC and NMI as mean ± sample std (min–max)), and a
+    """What a benchmark chapter shows for the committed seeds of a run: a table of HC-MGAN and the baselines (runs, ACC and NMI as mean ± sample std (min–max)), and a
     line on the images, seeds, time, retrained GANs and the smallest leaf of each seed."""
     def fmt(st):
         return (f"{st['mean']:.3f} ± {st['std']:.3f} ({st['min']:.3f}–{st['max']:.3f})" if st["n"] > 1
@@ -291,7 +280,7 @@ def seed_section(reports: list[dict]) -> str:
     smallest = tree.get("smallest_leaf")
     leaves = (f"; the smallest leaf under the argmax holds {' / '.join(f'{v:.0f}' for v in smallest['values'])} "
               "images (one number per seed)." if smallest else ".")
-    return (grown_before_the_fix(reports) + "\n\n" + md + "\n\n"
+    return (md + "\n\n"
             f"{reports[0]['n_images']:,} images, seeds {[r['config'].get('seed') for r in reports]}; training "
             f"{tree['seconds']['mean'] / 60:.1f} min per run on average ({tree['device']}); "
             f"{tree['retries']['sum']:.0f} retrained GANs in all" + leaves)

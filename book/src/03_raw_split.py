@@ -27,60 +27,9 @@
 # After training, $C$ splits the real data: $s_{l,i} = C(\alpha \mid x_i)\, s_{k,i}$
 # and $s_{m,i} = C(\beta \mid x_i)\, s_{k,i}$, so that $\mathbf{s}_l + \mathbf{s}_m = \mathbf{s}_k$.
 #
-# ```{admonition} Where the paper's text and the authors' code differ
-# :class: note
-# The authors' public code produced the paper's numbers, so `hcmgan_lite`
-# follows it by default; each reading of the text is a named value of a setting
-# (`hc.paper_text(dataset)` holds them all: `hc.get_settings("paper", "mnist", **hc.paper_text("mnist"))`).
-#
-# * **Latent code** (`latent`): the code draws $z \sim U(-1, 1)$ (`"symmetric"`);
-#   Table 2 writes $U[0, 1]$ (`"positive"`). With an all-positive $z$ the
-#   generators learn to ignore it and each draws one image for every code; the
-#   ablation below shows it.
-# * **Generator widths** (`g_layout`): the code maps $z$ to $2w$ feature maps,
-#   then $w$, then the image (`"wide"`: 256-128-1 at the paper's $w = 128$);
-#   Table 2 reads 128-64-1 (`"narrow"`).
-# * **Refinement groups** (`refine_gens`): in the code each group has two
-#   generators whose samples are mixed for its discriminator (`2`); the text
-#   describes one (`1`).
-# * **Instance noise** (`noise`): the code multiplies, $x + x\,\epsilon\,\sigma$
-#   with $\epsilon \sim \mathcal{N}(0, 1)$ and $\sigma = 1.5\,(1 - e/E)$ set once per
-#   epoch $e$ of $E$, so the last epoch is clean (`"multiplicative"`); the text
-#   speaks of Gaussian noise whose *variance* decays linearly (`"additive"`).
-# * **Precision** (`amp`): the code trains in fp32 (`amp=False`, the default
-#   here too; `amp=True` runs bf16 autocast on CUDA).
-# * **Epochs per GAN** (`epochs`): the code trains 150 epochs on Fashion-MNIST
-#   and 100 on MNIST; Table 3 says 120 for both (`hc.paper_text(dataset)` holds
-#   Table 3's values with the ones above).
-# * **SOP** (`gamma`, `gamma_raw`, `shared_trunk`): the code's diversity
-#   parameter is 0.1 (Table 3: 1.0), and its raw-split generator loss applies it
-#   twice (`gamma_raw="squared"`, an effective 0.01; the same for $\gamma = 1$);
-#   its two refinement groups share one critic trunk, each group's D optimiser
-#   updating it (`shared_trunk=True`).
-# * **Schedule rules**: a refinement trains $(m_l + m_m) / (2 \cdot \text{batch})$
-#   minibatches per epoch (`refine_steps="mean"`); a split's refinements stop
-#   once one moves less than 150 images' worth of membership, judged from the
-#   second refinement on (`refine_tol=150`); collapse is watched from epoch 40
-#   (`collapse_epoch=40`) and a training is tried up to 4 times
-#   (`max_retries=3`); all generators of a step map the same latent codes
-#   (`shared_z=True`).
-#
-# **Extensions** (not in the code, on in every profile): besides the code's
-# collapse test (D's loss on a generator's samples below `collapse_loss`),
-# `hcmgan_lite` also throws away a training whose generator's samples stop
-# varying (`collapse_spread`) or that leaves one child almost empty
-# (`min_child_frac`), and when every try fails it keeps the latest usable split
-# (`keep_collapsed_after`) or skips a refinement instead of stopping the run.
-#
-# The quick and demo profiles keep the code's choices except the noise: they
-# add it (`noise="additive"`), because at their short budget the multiplicative
-# form let the discriminator win from the start (an untrained generator's
-# pixels are near 0, and $x + x\,\epsilon\,\sigma$ leaves them clean while the
-# real images get noisy). They also keep one latent draw per generator
-# (`shared_z=False`) and count a refinement's steps from the larger group, as
-# every committed CPU result was grown; the ablation at the end of this chapter
-# measures every choice, the shared latent draw included.
-# ```
+# `hcmgan_lite` follows the authors' public code where it and the paper's text
+# differ; each reading of the text is a named setting. The
+# {doc}`paper_vs_code` appendix lists them all.
 
 # %% tags=["parameters"]
 import ast, os
@@ -108,6 +57,54 @@ print(f"profile {PROFILE}: generator width {settings.g_width} ({settings.g_layou
       f"latent {settings.latent}, {settings.noise} noise starting at {settings.noise_var}")
 
 # %% [markdown]
+# ## The networks, as the library writes them
+#
+# Every code box in this section is the library's own source, read with
+# `inspect.getsource` while the page is built, so it is the code that trained
+# the split below. A **generator** (Table 2 of the supplement) maps a latent
+# code $z$ through a fully connected layer to $2w$ feature maps of $7 \times 7$,
+# then two $4 \times 4$ transposed convolutions of stride 2 to $w$ maps and to
+# the image, with ReLU between and $\tanh$ at the end. The library keeps the
+# $k$ generators of a split in one module (grouped convolutions), so both run
+# as one batch; `layout="narrow"` is Table 2's text, $w$ then $w/2$ maps.
+
+# %%
+import inspect, textwrap
+from IPython.display import Code
+from hcmgan_lite import models, training
+
+def source(*objs):
+    """The library's source of functions or methods, as one highlighted box."""
+    return Code("\n".join(textwrap.dedent(inspect.getsource(o)) for o in objs), language="python")
+
+source(models.Generator.__init__, models.Generator.forward)
+
+# %% [markdown]
+# The **critic** is the discriminator $D$ and the classifier $C$ on one trunk:
+# three $5 \times 5$ convolutions of stride 2 with LayerNorm and LeakyReLU(0.2),
+# then two linear heads, one logit for $D$ and two for $C$. $C$ reads the
+# trunk's features but never trains them: only $D$'s loss reaches the trunk.
+
+# %%
+source(models.Critic.__init__, models.Critic.classify)
+
+# %% [markdown]
+# ## One step of the game
+#
+# `SplitGAN.update` is one minibatch of Algorithm 2 (and, with `mode="pair"`,
+# of Algorithm 4, the next chapter): the comments name the lines of the
+# algorithms. First $D$ and $C$ are updated on the real batch drawn from
+# $\mathcal{P}_{\mathbf{s}_k}$ and on both generators' samples (the
+# generators' output detached); then the generators, on $D$'s non-saturating
+# loss plus $\gamma$ times $C$'s loss on their own label, with the gradient
+# kept out of the critic's weights (`backward(inputs=G's parameters)`). The
+# running losses are added to a tensor on the device, so a step never waits
+# for the host.
+
+# %%
+source(training.SplitGAN.update)
+
+# %% [markdown]
 # ## Training
 #
 # One call trains the MGAN and splits the node. The number of steps follows the
@@ -115,14 +112,15 @@ print(f"profile {PROFILE}: generator width {settings.g_width} ({settings.g_layou
 # cap the total). `snapshot_every` keeps samples of both generators from a
 # fixed latent code as training goes.
 #
-# This page was built on a CPU with the `demo` profile: networks an eighth of
-# the paper's width (generator 16, critic 16/32/64) and 300 steps, about half
-# a minute on two cores. That is enough to watch the mechanics, not to see the
-# method at its best: the end of the chapter shows what more steps and the
-# paper's width on a GPU do to this same split. A tree would throw a collapsed
-# training away and retry it; here the collapse checks only *watch*
-# (`collapse_loss=0, collapse_spread=0`), so that the page shows whatever the
-# training did, and the check's verdict is computed below.
+# The live training below uses the chapter's `PROFILE` parameter (the cell
+# after it says which profile built this page). The `demo` profile, the
+# default on a CPU, trains networks an eighth of the paper's width for 300
+# steps: enough to watch the mechanics, not to see the method at its best; the
+# {doc}`03b_budget` chapter shows what more steps and the paper's width on a
+# GPU do to this same split. A tree would throw a collapsed training away and
+# retry it; here the collapse checks only *watch* (`collapse_loss=0,
+# collapse_spread=0`), so that the page shows whatever the training did, and
+# the check's verdict is computed below.
 
 # %%
 from IPython.display import Markdown
@@ -225,166 +223,12 @@ out.mkdir(parents=True, exist_ok=True)
 torch.save({"s_l": s_l, "s_m": s_m, "settings": settings.to_dict()}, out / "raw.pt")
 
 # %% [markdown]
-# ## Each choice, one at a time
-#
-# The table below was made with the command line, not in this build:
-# `bash scripts/ablation.sh` runs `python -m hcmgan_lite split ...` for every
-# variant and seed (one thread per run, two runs at a time, on two CPU cores)
-# and keeps each result as JSON in `book/results/ablation/`. Every run is the
-# quick profile with one setting changed (mean ± standard deviation over the
-# seeds named above each table), except that the Fashion-MNIST root split ran
-# with the quick profile's earlier cap of 600 steps per GAN (`--set
-# max_steps=600`; the threes and fives get 592 steps under either cap).
-# The rows "classifier rate x10" are not in the paper: an extension for short
-# schedules that trains the classifier with ten times the paper's learning
-# rate (`lr_c=2e-4` instead of 2e-5), so that it learns in a few hundred steps
-# which generator drew an image. The row "one z for all generators" feeds both
-# generators of a step the same latent codes, as the authors' code (and the
-# `paper` profile: `shared_z=True`) does; the quick profile draws one set per
-# generator.
-# "Spread ÷ real" is the final ratio of the least varied generator's spread to
-# the real images'. No run was retried:
-# the collapse check was only *read* ("fires": it would have thrown the
-# training away). "Smaller side" is the share of the mass on the split's
-# smaller side (the data are 54% threes). The seconds are wall time with one
-# thread per run; the first rows ran while other jobs also shared the two
-# cores, so they are upper bounds, not a comparison of the variants' speed.
-
-# %%
-ABLATION = Path("results/ablation")
-runs = {name: hc.results.load(ABLATION / name) for name in ("running-example", "fmnist-root")}
-# one row per variant and seed, then mean ± std per variant
-flat = {name: hc.results.flatten(r, "split") for name, r in runs.items()}
-rows = {name: hc.results.summarise(f, by="variant") for name, f in flat.items()}
-seeds = {name: sorted({s for r in rs for s in r["seeds"]}) for name, rs in rows.items()}
-Markdown(f"**Threes vs fives** (1,895 images of MNIST-10k, seeds {seeds['running-example']}; ACC of the split, "
-         f"k-means: {kmeans['acc']:.3f})\n\n" + hc.tables.ablation_markdown(rows["running-example"], "acc"))
-
-# %%
-root_steps = sorted({r["stages"][0]["steps"] for r in runs["fmnist-root"]})
-Markdown(f"**The root split of Fashion-MNIST** (10,000 images, 1,000 per class, seeds {seeds['fmnist-root']}, "
-         f"{' / '.join(map(str, root_steps))} steps per GAN; purity: the share of each class's mass on its "
-         "majority side)\n\n"
-         + hc.tables.ablation_markdown(rows["fmnist-root"], "purity"))
-
-# %% [markdown]
-# Each variant against the quick profile, seed by seed (raw splits; the
-# refined variants by the ACC after their refinement):
-
-# %%
-lines = []
-for what, name, m in (("Threes vs fives", "running-example", "acc"), ("Fashion-MNIST root", "fmnist-root", "purity")):
-    raw_rows = [r for r in flat[name] if not r["refinements"]]     # raw splits only
-    said = hc.results.compare(raw_rows, "quick profile", by="variant",
-                              fields={f"{m}_raw": m.replace("acc", "ACC"), "spread_ratio": "spread ratio"})
-    best = max((r for r in rows[name] if not r["refinements"]["max"]), key=lambda r: r[f"{m}_raw"]["mean"])
-    lines += [f"* {what}, {s}." for s in said] + [
-        f"* {what}: the highest mean {m.replace('acc', 'ACC')} came from *{best['variant']}*, whose collapse check "
-        f"fired in {best['flagged']['sum']:.0f} of {best['n']} runs."]
-refined = [r for r in flat["running-example"] if r["refinements"] or r["variant"] == "quick profile"]
-lines += [f"* Refined threes vs fives, {s}." for s in hc.results.compare(refined, "quick profile", by="variant",
-                                                                         fields={"acc_final": "ACC"})]
-Markdown("\n".join(lines))
-
-# %% [markdown]
-# ## What does more training buy?
-#
-# The quick profile trains each GAN for 300 to 1,600 steps; the paper's
-# schedule is thousands. The curves below are the same two splits at more and
-# more steps per GAN, at three widths: the quick profile's (generator width 32,
-# critic 32/64/128), half that (16, critic 16/32/64) and twice that (64,
-# critic 64/128/256), quick profile otherwise, one thread per run. They come
-# from `bash scripts/compute_curve.sh`, whose results are kept in
-# `book/results/compute/`; the dashed line is k-means with two clusters on the
-# same pixels (computed here, its value written under the line). Each dot is one seed;
-# a cross marks a seed whose collapse check fired.
-
-# %%
-COMPUTE = Path("results/compute")
-curves = {name: hc.results.load(COMPUTE / name) for name in ("running-example", "fmnist-root")}
-levels = {"running-example": kmeans["acc"],
-          "fmnist-root": hc.runs.two_means("fashion-mnist", per_class=1000, seed=SEED)["purity"]}
-panels = [("threes vs fives: ACC", curves["running-example"], "acc", levels["running-example"]),
-          ("Fashion-MNIST root: purity", curves["fmnist-root"], "purity", levels["fmnist-root"])]
-fig = figures.compute_curves(panels)
-plt.show()
-Markdown(hc.results.curve_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives")
-         + "\n\n" + hc.results.curve_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
-                                                 "the Fashion-MNIST root split"))
-
-# %% [markdown]
-# A step at a wider network costs more, so the steps axis does not say which
-# width buys the most for a given CPU budget. The times recorded with the
-# points above come from different days and machine loads; instead,
-# `python benchmarks/step_cost.py` timed one raw-split step of each width in
-# one run (one thread, widths interleaved, medians; kept in
-# `book/results/compute/step-seconds.json`). The same points, each at its
-# steps times its width's cost per step:
-
-# %%
-step_cost = hc.results.load(COMPUTE / "step-seconds.json")[0]   # from benchmarks/step_cost.py
-cost, cost_machine = {int(w): s for w, s in step_cost["seconds_per_step"].items()}, step_cost["machine"]
-fig = figures.compute_curves(panels, cost=cost)
-plt.show()
-per_step = ", ".join(f"{cost[w]:.3f} s at width {w}" for w in sorted(cost))
-Markdown(f"One step costs {per_step} ({cost_machine}, one thread).\n\n"
-         + hc.results.curve_summary(curves["running-example"], "acc", levels["running-example"], "threes vs fives",
-                                    cost=cost) + "\n\n"
-         + hc.results.curve_summary(curves["fmnist-root"], "purity", levels["fmnist-root"],
-                                    "the Fashion-MNIST root split", cost=cost))
-
-# %% [markdown]
-# ## At the paper's width, on a GPU
-#
-# The CPU curves above stop at width 64 and 6,400 steps. On one NVIDIA H200,
-# the same split with the paper's networks (generator 256-128-1, critic
-# 128/256/512, batch 100, fp32) and 6,400 steps took about 90 s per seed
-# (three seeds on the GPU at once). The table shows the `gpu` profile's
-# reference run (`book/results/gpu/`) when it is committed, else those
-# provisional H200 runs (`book/results/gpu-h200-provisional/`), made with:
-#
-# ```bash
-# python -m hcmgan_lite split mnist --classes 3,5 --profile paper --device cuda \
-#     --set min_steps=6400 --set max_steps=6400 --set refinements=0 --seed S --out running-example-sS.json
-# ```
-
-# %%
-gpu = hc.results.load(["results/gpu", "results/gpu-h200-provisional"], "running-example-s*.json", first=True)
-print(f"from book/{Path(gpu[0]['_file']).parent}/")   # the reference run, else the provisional
-gpu_rows = hc.results.flatten(gpu, "split")
-gpu_acc = [r["acc_raw"] for r in gpu_rows]
-Markdown(hc.results.table(gpu_rows, {"seed": "seed", "steps": "steps:,.0f", "ACC": "acc_raw", "purity": "purity_raw",
-                                     "smaller side": "smaller_side:.1%", "seconds": "seconds:.0f",
-                                     "device": lambda r: f"{r['device']} (torch {r['torch']})"})
-    + f"\n\nAt the paper's width the split is near perfect on every seed (ACC {min(gpu_acc):.3f} to {max(gpu_acc):.3f}), "
-      f"against k-means' {kmeans['acc']:.3f}, the demo run above's {raw_acc:.3f}, and the best CPU point of the "
-      f"curve ({max(r['stages'][0]['acc'] for r in curves['running-example']):.3f}).")
-
-# %% [markdown]
-# The GPU compute curve (the same two splits at the paper's width, 1,600 to
-# 12,800 steps per GAN, three seeds) is part of the `gpu` profile's reference
-# run, `bash scripts/gpu_results.sh`; it is drawn here once its results are
-# committed in `book/results/gpu/curve/`.
-
-# %%
-GPU_CURVE = Path("results/gpu/curve")
-gpu_curve = {name: hc.results.load(GPU_CURVE / name) if (GPU_CURVE / name).is_dir() else []
-             for name in ("running-example", "fmnist-root")}
-if all(gpu_curve.values()):
-    gpu_panels = [("threes vs fives at the paper's width: ACC", gpu_curve["running-example"], "acc",
-                   levels["running-example"]),
-                  ("Fashion-MNIST-70k root at the paper's width: purity", gpu_curve["fmnist-root"], "purity", None)]
-    fig = figures.compute_curves(gpu_panels)
-    plt.show()
-else:
-    print("The GPU compute curve has not been grown yet (book/results/gpu/curve/ is empty).")
-
-# %% [markdown]
 # ## What we saw
 
 # %%
 Markdown(f"""
-* A raw split of all {len(data):,} threes and fives ({PROFILE} profile, {raw.log.steps} steps, {raw_seconds:.0f} s on {device})
+* This page was built with the `{PROFILE}` profile on {device}: a raw split of all {len(data):,} threes and fives
+  ({raw.log.steps} steps, {raw_seconds:.0f} s)
   sent {table[0, 0]:.1f}% of the threes' mass and {table[0, 1]:.1f}% of the fives' mass to $s_l$.
 * Read as a two-way clustering (each image to its larger share), that is ACC {raw_acc:.3f};
   k-means on the raw pixels of the same images gives {kmeans['acc']:.3f}
@@ -395,7 +239,4 @@ Markdown(f"""
   {"fired" if pos_check["flagged"] else "stayed quiet"} (lowest {pos_check['min_spread_ratio']:.2f}).
 * The classifier told the generators apart with accuracy {raw.log.history['c_acc'][-1]:.2f} at the end of training.
   The paper's refinement (next chapter) exists because a raw split is only a rough first cut.
-* More steps and wider networks are what this split needs: {max(r['stages'][0]['acc'] for r in curves['running-example']):.3f}
-  at best on the CPU curves, {min(gpu_acc):.3f} to {max(gpu_acc):.3f} at the paper's width with {gpu[0]['stages'][0]['steps']:,} steps
-  on one GPU ({len(gpu)} seeds, about {sum(r['seconds'] for r in gpu) / len(gpu):.0f} s each).
 """)

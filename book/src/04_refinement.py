@@ -13,7 +13,13 @@
 # from $G_m$'s, and each generator minimises its own discriminator's loss plus
 # $\gamma$ times the classification loss under *both* classifiers (eq. 6):
 #
-# $$\mathcal{L}_{cls}(G_l, C_l) = \mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_l(x)] + \mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_m(x)] + \mathbb{E}_{x \sim \mathcal{P}_{G_m}}[\log C_l(x)].$$
+# $$\mathcal{L}_{cls}(G_l, C_l) = -\,\mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_l(l \mid x)] - \mathbb{E}_{x \sim \mathcal{P}_{G_l}}[\log C_m(l \mid x)] - \mathbb{E}_{x \sim \mathcal{P}_{G_m}}[\log C_l(m \mid x)],$$
+#
+# a cross-entropy in which each classifier's target is the group that drew the
+# sample: $C_l$ learns $l$ for $G_l$'s samples and $m$ for $G_m$'s, and $G_l$ is
+# pushed to be recognised as $l$ by both classifiers (the paper writes eq. 6 as
+# the sum of the three log-likelihood terms, with the labels left implicit).
+# Group $m$'s loss is the same with $l$ and $m$ exchanged.
 #
 # Then the memberships are re-estimated with the two-classifier average,
 #
@@ -52,6 +58,26 @@ X = data.images.to(device)
 settings = hc.get_settings(PROFILE, "mnist", seed=SEED, **OVERRIDES)
 T = REFINEMENTS or settings.refinements or 1     # the quick profile grows trees without refinements
 s_k = torch.ones(len(data))
+
+# %% [markdown]
+# ## The code
+#
+# The library's own source, read while the page is built. `refine` builds a
+# `SplitGAN` in `"pair"` mode: the two groups' networks are stacked and train
+# as one batch, and the step is the `SplitGAN.update` shown in the
+# {doc}`03_raw_split` chapter, whose pair branch feeds each group's
+# discriminator only its own generators' samples and each classifier both
+# groups'. The re-estimation is `SplitGAN.predict`, the mean of the two
+# classifiers' $C_j(l \mid x)$, and `_children`, which multiplies it by the
+# parent's mass so that $\mathbf{s}_l + \mathbf{s}_m = \mathbf{s}_k$ exactly.
+
+# %%
+import inspect, textwrap
+from IPython.display import Code
+from hcmgan_lite import training
+Code("\n".join(textwrap.dedent(inspect.getsource(f))
+               for f in (training.refine, training.SplitGAN.predict, training._children)),
+     language="python")
 
 # %%
 # the raw split of the previous chapter (trained again with the same seed if it is not on disk)

@@ -50,6 +50,23 @@ print(small, f"grown in {small.seconds:.0f} s of training on {small.device}: ACC
       f"NMI {small_scores['nmi']:.3f} (k-means on the pixels: {small_kmeans['acc']:.3f} / {small_kmeans['nmi']:.3f})")
 
 # %% [markdown]
+# ## The growth loop, in the library's code
+#
+# `grow_tree` repeats two steps until the tree has its leaves (Algorithm 1).
+# Which leaf splits next depends on the masses alone: `schedule.replay` walks
+# the growth order over the splits done so far (the heaviest leaf next, ties
+# to the leaf made first) and names the next one. `split.split_node` trains
+# that split: the raw split, then the refinements, each retried when its
+# training collapses, with a checkpoint after every stage (`on_stage`). Both
+# are shown here as the library runs them.
+
+# %%
+import inspect
+from IPython.display import Code
+from hcmgan_lite import schedule, split
+Code("\n".join(inspect.getsource(f) for f in (schedule.replay, split.split_node)), language="python")
+
+# %% [markdown]
 # ## The tree
 #
 # The paper's Figures 1 and 5, on their side so that they fit the page: the
@@ -78,7 +95,7 @@ plt.show()
 # cp -r runs/seeds/quick-cpu/fashion-mnist-s0 book/results/trees/fashion-mnist-quick-s0
 # ```
 #
-# On a GPU, `python -m hcmgan_lite fit fashion-mnist --profile gpu --run-dir RUN`
+# On a GPU, `hcmgan fit fashion-mnist --profile gpu --run-dir RUN`
 # grows one at the paper's width; `HCMGAN_TREE_FMNIST=RUN` shows it here
 # instead.
 

@@ -16,7 +16,7 @@
 # class, committed in `book/results/trees/`) and its report, in which k-means
 # and agglomerative (Ward) clustering from scikit-learn ran on the raw pixels
 # of the same images. Set `HCMGAN_TREE_FMNIST` to a run folder of your own
-# (grown with `python -m hcmgan_lite fit fashion-mnist ... --run-dir RUN
+# (grown with `hcmgan fit fashion-mnist ... --run-dir RUN
 # --baselines`) to see it here instead.
 
 # %% tags=["parameters"]
@@ -31,7 +31,7 @@ from hcmgan_lite import Tree, figures, results, runs, tables
 from hcmgan_lite.settings import steps_per_gan
 
 tree = Tree.load(TREE)
-rep = results.load(TREE)[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load(TREE)[0]   # its report.json (`hcmgan report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
@@ -66,10 +66,10 @@ plt.show()
 # ```
 #
 # (CPU, one thread per run; the chapter reads the reports those runs wrote.)
-# The tree above is seed 0 of this command, grown again (same command, one
-# thread) to keep its `tree.pt`; a tree is the same bit for bit only on the
-# same kind of CPU with the same number of threads (README, "Reproducibility"),
-# so its scores can differ slightly from the seed-0 row.
+# The tree above is seed 0 of this command, kept with its `tree.pt` (one
+# thread); a tree is the same bit for bit only on the same kind of CPU with the
+# same number of threads ({doc}`reference`), so its scores can differ slightly
+# from the seed-0 row.
 
 # %%
 seeds = results.load("results/quick-cpu", "fashion-mnist-s*.json")
@@ -93,14 +93,14 @@ Markdown(tables.seed_section(seeds))
 # commands):
 #
 # ```bash
-# python -m hcmgan_lite fit fashion-mnist --profile paper --device cuda --clusters 10 --run-dir RUN \
+# hcmgan fit fashion-mnist --profile paper --device cuda --clusters 10 --run-dir RUN \
 #     --set refinements=0 --set min_steps=2500 --set max_steps=2500
-# python -m hcmgan_lite report RUN
+# hcmgan report RUN
 # ```
 #
 # k-means on the same 70,000 images comes from the report when it ran there,
-# else from the earlier H100 run's (`book/results/gpu-h100/`, computed on the
-# CPU on the same images); Ward needs memory quadratic in the number of images
+# else from `book/results/gpu-h100/` (k-means computed on the CPU, on the same
+# images); Ward needs memory quadratic in the number of images
 # and is left out at 70,000.
 
 # %%
@@ -127,11 +127,6 @@ else:                                                                    # the p
     ax.imshow(plt.imread(gpu_dir / "fashion-mnist-all-s0-tree.png")); ax.axis("off")
     ax.set_title("the provisional GPU tree (its report's figure)")
 plt.show()
-
-# %% [markdown]
-# Earlier runs on an H100 (`book/results/gpu-h100/`) were grown with Table
-# 2's latent $z \sim U[0, 1]$, with which every generator drew one image for
-# every code; the Results page keeps them, marked, as a record.
 
 # %% [markdown]
 # ## What we saw

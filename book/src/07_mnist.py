@@ -39,7 +39,7 @@ from hcmgan_lite import Tree, figures, results, runs, tables
 from hcmgan_lite.settings import steps_per_gan
 
 tree = Tree.load(TREE)
-rep = results.load(TREE)[0]   # its report.json (`python -m hcmgan_lite report RUN --baselines`)
+rep = results.load(TREE)[0]   # its report.json (`hcmgan report RUN --baselines`)
 SEED = rep["config"].get("seed", 0)
 print(f"{tree}: {rep['config'].get('profile')} profile, seed {SEED}, {rep['seconds'] / 60:.1f} min of training on "
       f"{rep.get('device_name') or rep['device']} (torch {rep['torch']})")
@@ -69,8 +69,8 @@ plt.show()
 # bash scripts/seeds.sh book/results/quick-cpu mnist "" 0 1 2
 # ```
 #
-# The tree above is seed 0 of this command grown again to keep its `tree.pt`;
-# on another CPU model its scores can differ slightly from the seed-0 row.
+# The tree above is seed 0 of this command, kept with its `tree.pt`; on
+# another CPU model its scores can differ slightly from the seed-0 row.
 
 # %%
 seeds = results.load("results/quick-cpu", "mnist-s*.json")
@@ -103,9 +103,9 @@ Markdown(results.table(paired, means_by="label") + "\n\n"
 # with 2,500 steps per GAN (`book/results/gpu-h200-provisional/`):
 #
 # ```bash
-# python -m hcmgan_lite fit mnist --profile paper --device cuda --clusters 10 --run-dir RUN \
+# hcmgan fit mnist --profile paper --device cuda --clusters 10 --run-dir RUN \
 #     --set refinements=0 --set min_steps=2500 --set max_steps=2500
-# python -m hcmgan_lite report RUN --baselines
+# hcmgan report RUN --baselines
 # ```
 
 # %%

@@ -79,12 +79,13 @@ plt.show()
 #
 # ```bash
 # HCMGAN_PROFILE=paper HCMGAN_SOP_PER_CLASS=0 jupyter execute book/08_sop.ipynb
-# python -m hcmgan_lite fit sop --profile paper --clusters 10 --run-dir runs/sop-paper --baselines
+# hcmgan fit sop --profile paper --clusters 10 --run-dir runs/sop-paper --baselines
 # ```
 #
 # For SOP the paper also shares the refinement groups' convolutional layers
-# between $D_l, C_l, D_m, C_m$ to stabilise generation; `hcmgan_lite` keeps the
-# groups independent.
+# between $D_l, C_l, D_m, C_m$ to stabilise generation; the `paper` profile
+# does the same for SOP (`shared_trunk=True`: one trunk, updated by each
+# group's D optimiser), and `shared_trunk=False` gives each group its own.
 
 # %% [markdown]
 # ## What we saw

@@ -17,10 +17,7 @@
 #   per run, two runs side by side on two CPU cores, other jobs sharing the
 #   machine at times, so their times are upper bounds) and their reports kept
 #   in `book/results/quick-cpu/`. Two rows show other schedules on the same
-#   images: the quick profile with its earlier cap of 600 steps per GAN
-#   (`book/results/quick600-cpu/`, grown when node seeds still followed the
-#   growth order, so today's command reproduces their root split, not every
-#   split below it), and a fixed 1,600 or 3,200 steps for every GAN, however
+#   images: a fixed 1,600 or 3,200 steps for every GAN, however
 #   small its node (`book/results/steps1600-fixed/`, two seeds, about twice
 #   the quick profile's CPU time; `book/results/steps3200-fixed/`, seed 0
 #   only, about five times: 1 h 40 min per tree with one thread).
@@ -31,8 +28,7 @@
 # * **GPU** rows come from committed reports: `book/results/gpu-h200-provisional/`
 #   (one H200, the paper's networks, 2,500 steps per GAN, raw splits only;
 #   provisional until the `gpu` profile's reference run is committed in
-#   `book/results/gpu/`) and `book/results/gpu-h100/` (grown before the latent
-#   fix, see "The MGAN raw split", and marked so).
+#   `book/results/gpu/`).
 # * A separate table shows the quick profile on **four classes** of
 #   Fashion-MNIST that look unlike each other (4 leaves, three seeds, reports
 #   in `book/results/four-classes-cpu/`).

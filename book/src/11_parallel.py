@@ -31,7 +31,7 @@
 #   order reaches added, for deeper cuts in the explorer.
 #
 # Choose the executor with one argument; the default trains one split at a
-# time in the calling process, as before:
+# time in the calling process:
 #
 # ```python
 # tree = grow_tree(data, 10, settings, executor="processes", workers=4)   # local worker processes
@@ -43,6 +43,7 @@
 # %% tags=["parameters"]
 import os
 
+PROFILE = os.environ.get("HCMGAN_PROFILE", "demo")    # the small tree's networks: "demo" (CPU), "tiny" (tests)
 DEVICE = os.environ.get("HCMGAN_DEVICE", "cpu")
 RUNS = os.environ.get("HCMGAN_RUNS", "runs/book")
 
@@ -62,7 +63,9 @@ from IPython.display import Markdown
 from hcmgan_lite import get_settings, grow_tree, runs
 
 data = runs.load_subset("fashion-mnist", classes=["Trouser", "Bag", "Sneaker", "T-shirt/top"], per_class=100)
-settings = get_settings("quick", g_width=16, d_widths=(16, 32, 64), min_steps=60, max_steps=60)
+settings = get_settings(PROFILE)
+steps = min(60, settings.max_steps)                        # 60 steps per GAN: the schedule matters here, not the clusters
+settings = settings.replace(min_steps=steps, max_steps=steps)
 torch.set_num_threads(1)   # the workers train with one thread each: compare like with like
 grown = {}
 for name, kw in [("in-process, 1 thread", {}), ("2 worker processes", dict(executor="processes", workers=2))]:
@@ -136,7 +139,7 @@ halving its node) would take less in all and gain more from more GPUs.
 #
 # `benchmarks/parallel.py` grows the quick 10-leaf tree on 10,000
 # Fashion-MNIST images (its results below were measured with the quick
-# profile's earlier cap of 600 steps per GAN) with each executor on a quiet two-core machine and
+# profile at a cap of 600 steps per GAN) with each executor on a quiet two-core machine and
 # checks each result against the in-process, one-thread tree, bit for bit. Its
 # last results, committed with the code:
 
@@ -147,12 +150,12 @@ Markdown(bench.read_text().split("\n", 1)[1] if bench.exists() else "(no committ
 # %% [markdown]
 # ## Running a big tree on several GPUs
 #
-# **One machine with several GPUs.** One worker process per GPU is the
-# default of the `processes` executor on CUDA; each worker trains one split at a
-# time on its own GPU:
+# **One machine with several GPUs.** Two worker processes per GPU are the
+# default of the `processes` executor on CUDA (one training leaves most of a
+# large GPU idle); each worker trains one split at a time:
 #
 # ```bash
-# python -m hcmgan_lite fit fashion-mnist --profile paper --device cuda \
+# hcmgan fit fashion-mnist --profile paper --device cuda \
 #     --executor processes --run-dir runs/fmnist-paper
 # ```
 #
@@ -166,7 +169,7 @@ Markdown(bench.read_text().split("\n", 1)[1] if bench.exists() else "(no committ
 # ```bash
 # ray start --head --port=6379                 # on the head machine
 # ray start --address=HEAD_IP:6379             # on every other machine
-# python -m hcmgan_lite fit fashion-mnist --profile paper --device cuda \
+# hcmgan fit fashion-mnist --profile paper --device cuda \
 #     --executor ray --ray-address auto --workers 4 --run-dir runs/fmnist-paper
 # ```
 #
@@ -180,6 +183,4 @@ Markdown(bench.read_text().split("\n", 1)[1] if bench.exists() else "(no committ
 # the same command again, with any executor, to resume: a killed run ends
 # with the same tree as an uninterrupted one (the test suite kills one with
 # SIGKILL and checks). The partial files need the run folder on storage that
-# every machine sees; without it a lost split restarts from its raw split. A
-# run folder started by a version older than path seeds resumes only with the
-# in-process executor.
+# every machine sees; without it a lost split restarts from its raw split.
