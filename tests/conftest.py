@@ -49,6 +49,7 @@ def pytest_configure(config):
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     for mark in item.iter_markers("needs_data"):
         missing = [d for d in (mark.args or ("fashion-mnist",)) if not has_data(d, DATA_ROOT)]

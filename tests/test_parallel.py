@@ -23,11 +23,10 @@ from hcmgan_lite import Tree, get_settings, grow_tree, load_fashion_mnist
 from hcmgan_lite.schedule import next_jobs, replay, simulate
 from hcmgan_lite.training import SplitGAN
 
-pytestmark = pytest.mark.needs_data("fashion-mnist")   # every test here reads real images (README, Data)
 REPO = Path(__file__).resolve().parents[1]
 DATA_ROOT = find_data_root()   # $HCMGAN_DATA, else the checkout's data/
 CPU = torch.device("cpu")
-pytestmark = pytest.mark.usefixtures("one_thread")   # the workers train with one thread: compare like with like
+pytestmark = [pytest.mark.needs_data("fashion-mnist"), pytest.mark.usefixtures("one_thread")]   # the workers train with one thread: compare like with like
 TINY = dict(collapse_spread=0, g_width=8, d_widths=(8, 16, 32), batch_size=16, gen_batch_size=16, max_steps=12,
             min_steps=12, log_every=4, refinements=1, n_samples=4)
 
