@@ -9,6 +9,7 @@ import argparse
 import ast
 import json
 import logging
+import os
 import sys
 
 from .settings import PROFILES
@@ -113,14 +114,12 @@ def main(argv=None) -> int:
                 rep = runs.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
                 print(runs.report_markdown(rep))
         elif args.cmd == "split":
+            out = _writable(args.out)   # before hours of training, not after
             res = runs.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
                                                args.seed, args.device, args.data_root, announce=print,
                                                **_parse_sets(args.set))
             res["variant"] = args.variant
-            from pathlib import Path
-            out = Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(res, indent=2, default=runs._jsonable))
+            out = _write_or_keep(out, json.dumps(res, indent=2, default=runs._jsonable))
             for st in res["stages"]:
                 c = st["collapse"]
                 print(f"{st['stage']}: ACC {st['acc']:.3f}, purity {st['purity']:.3f}, generator spread "
@@ -144,7 +143,7 @@ def main(argv=None) -> int:
         else:
             rep = runs.report(args.run_dir, with_baselines=args.baselines, root=args.data_root)
             print(runs.report_markdown(rep))
-            print(f"written: {args.run_dir}/report.json, report.md, tree.png")
+            print(f"written: {rep['run_dir']}/report.json, report.md, tree.png")
     except CollapseError as exc:
         print(f"error: training failed: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -166,6 +165,41 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     return 0
+
+
+def _writable(name: str):
+    """The output file ``name``, checked before any work: its folder can be made and written, it is no folder."""
+    import os
+    from pathlib import Path
+    out = Path(name)
+    if not name.strip() or out.is_dir():
+        raise ValueError(f"--out must name a file to write, got {name!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    probe = out.with_name(f".{out.name}.probe{os.getpid()}")
+    probe.write_text("")   # raises OSError (naming the file) where it cannot be written
+    probe.unlink()
+    return out
+
+
+def _write_or_keep(out, text: str):
+    """Write ``text`` to ``out``; if that fails after all, keep it in a file beside (or in the temporary
+    folder) and say where: a finished result is never lost to a write error."""
+    import tempfile
+    from pathlib import Path
+    try:
+        out.write_text(text)
+        return out
+    except OSError as exc:
+        for folder in (out.parent, Path.cwd(), Path(tempfile.gettempdir())):
+            spare = folder / f"{out.stem}.saved-{os.getpid()}{out.suffix or '.json'}"
+            try:
+                spare.write_text(text)
+            except OSError:
+                continue
+            print(f"warning: cannot write {out} ({exc.strerror or exc}); the result is kept in {spare}",
+                  file=sys.stderr)
+            return spare
+        raise
 
 
 def _one_line(exc: BaseException) -> str:

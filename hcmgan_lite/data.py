@@ -32,6 +32,7 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 SOP_DROPPED = ("kettle", "lamp")
 SUPPORTED_SIZES = ((28, 28), (32, 32))
+AMBIGUOUS_MAX = 32.0   # float images above 1 but with no pixel at 32 or more: [0, 255] is a guess, refused
 _IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 _HOW_TO_GET = ("To get the data: run `hcmgan data fetch` (downloads with torchvision; needs internet) or "
@@ -407,7 +408,8 @@ def from_tensor(images, labels=None, class_names=None, name: str = "custom",
 
     uint8 images are read as [0, 255]. Float images use ``value_range`` if given,
     otherwise the range is inferred: within [0, 1], [-1, 1] or [0, 255] (checked in
-    that order, so an all-non-negative [-1, 1] image needs ``value_range=(-1, 1)``).
+    that order, so an all-non-negative [-1, 1] image needs ``value_range=(-1, 1)``);
+    floats above 1 whose maximum is under 32 are refused as ambiguous (pass ``value_range``).
     Labels may be any integers; they are remapped to 0..k-1 and, unless
     ``class_names`` is given, the original values become the class names.
     ``class_names`` may list one name per distinct label, or one per value 0..max.
@@ -433,6 +435,11 @@ def from_tensor(images, labels=None, class_names=None, name: str = "custom",
         if rng is None:
             raise ValueError(f"image values span [{lo:g}, {hi:g}]; accepted ranges are [0, 1], [-1, 1] "
                              "and [0, 255] (or pass value_range=(low, high))")
+        if rng == (0.0, 255.0) and hi < AMBIGUOUS_MAX:   # e.g. [0, 2]: as [0, 255] every image would be black
+            raise ValueError(f"image values span [{lo:g}, {hi:g}]: above 1, so not [0, 1] or [-1, 1], but far "
+                             f"below 255; which range is meant is ambiguous. Pass value_range=(low, high), e.g. "
+                             f"value_range=(0, 255) for dark 8-bit images")
+        log.info("from_tensor: float images in [%g, %g] read as the range %s", lo, hi, rng)
     if rng != (-1.0, 1.0):
         x = ((x - rng[0]) * (2.0 / (rng[1] - rng[0])) - 1.0).contiguous()
     else:  # images already in [-1, 1] are kept bit for bit (in a copy)

@@ -36,6 +36,15 @@ from .tree import Node, Tree
 log = logging.getLogger(__name__)
 
 
+def checked_run_dir(run_dir) -> Path:
+    """``run_dir`` as a Path; an empty name (which would be the current folder) is refused."""
+    if run_dir is None or not str(run_dir).strip():
+        raise ValueError(f"run_dir (--run-dir) must name a folder, got {run_dir!r} (an empty name would write "
+                         "into the current folder)")
+    return Path(run_dir)
+
+
+
 class RunDirInUse(RuntimeError):
     """Another process is growing a tree in the same run directory."""
 
@@ -153,6 +162,7 @@ def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None
         with _terminate_as_interrupt():
             return _grow_tree(data, n_leaves, settings, device, None, progress, callback, on_start, executor,
                               workers, ray_address)
+    run_dir = checked_run_dir(run_dir)
     with run_lock(run_dir), _terminate_as_interrupt():
         return _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on_start, executor,
                           workers, ray_address)
@@ -355,7 +365,8 @@ class _Growth:
                     break
                 node = self.by_path[path]
                 t.pending = {"node": node.id, "s_l": None, "t": -1}
-                saved = load_partial(partial_file(self.run_dir, path)) if self.run_dir is not None else None
+                saved = (load_partial(partial_file(self.run_dir, path), node.membership, t.settings.refinements)
+                         if self.run_dir is not None else None)
                 if saved is not None:   # a worker of an interrupted parallel run got this far
                     t.pending.update(s_l=saved["s_l"], t=saved["t"], nets=saved.get("nets"))
                     node.history, node.split_fakes = saved["history"], saved["split_fakes"]
@@ -401,9 +412,11 @@ class _Growth:
                 busy = set(running.values())
                 for path in next_jobs(t.nodes[0].mass, self.done(), busy, self.n_leaves, workers - len(busy)):
                     partial = partial_file(self.run_dir, path) if self.run_dir is not None else None
-                    job = {"membership": self.membership(path), "key": seed_key(path), "label": f"node {path!r}",
+                    job_m = self.membership(path)
+                    job = {"membership": job_m, "key": seed_key(path), "label": f"node {path!r}",
                            "path": path, "init": self.init(path),
-                           "state": load_partial(partial) if partial is not None else None,
+                           "state": (load_partial(partial, job_m, t.settings.refinements)
+                                     if partial is not None else None),
                            "partial": None if partial is None else str(partial)}
                     running[ex.submit(job)] = path
                     log.info("training the split of node %r (%d running)", path, len(running))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from .data import ImageData, load_dataset
-from .growth import checked_executor, data_digest, grow_tree, run_lock
+from .growth import checked_executor, checked_run_dir, data_digest, grow_tree, run_lock
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
 from .tree import Tree
@@ -71,7 +72,7 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
     ``config.json`` written, so a refused command leaves the run dir as it was (or uncreated).
     """
     import numbers
-    run_dir = Path(run_dir)
+    run_dir = checked_run_dir(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"run dir {run_dir} is a file; a run dir must be a folder")
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) or n_clusters < 2:
@@ -96,22 +97,62 @@ def fit(dataset: str, run_dir, n_clusters: int = 10, profile: str = "quick", see
             tmp.replace(cfg_path)
 
     t0 = time.perf_counter()
-    with run_lock(run_dir):   # from here on no other process writes into run_dir
-        if cfg_path.exists():
-            try:
-                old = json.loads(cfg_path.read_text())
-            except ValueError as exc:
-                raise ValueError(f"{cfg_path} is not valid JSON ({exc}); fix or delete it") from exc
-            new = json.loads(json.dumps(config))
-            if old != new:
-                diff = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
-                                 for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
-                raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
-                                 "run the same command to resume it, or use another run_dir")
-        tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress, on_start=write_config,
-                         executor=executor, workers=workers, ray_address=ray_address)
+    before = _run_dir_state(run_dir)
+    try:
+        with run_lock(run_dir):   # from here on no other process writes into run_dir
+            if cfg_path.exists():
+                old, new = read_config(run_dir), json.loads(json.dumps(config))
+                if old != new:
+                    diff = "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
+                                     for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k))
+                    raise ValueError(f"{run_dir} holds a run with another configuration ({diff}); "
+                                     "run the same command to resume it, or use another run_dir")
+            tree = grow_tree(data, n_clusters, settings, dev, run_dir, progress=progress, on_start=write_config,
+                             executor=executor, workers=workers, ray_address=ray_address)
+    except BaseException:
+        _restore_run_dir(run_dir, before)
+        raise
     log.info("grew %s in %.0f s on %s", tree, time.perf_counter() - t0, dev)
     return tree
+
+
+def _run_dir_state(run_dir: Path) -> dict:
+    return {"existed": run_dir.is_dir(), "files": {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()}
+
+
+def _restore_run_dir(run_dir: Path, before: dict) -> None:
+    """After a first command that failed before anything could be resumed (no tree.pt, no partial split):
+    remove what it wrote (config.json, the lock file, an empty partial/ folder, the run dir it created),
+    so the run dir is as it was and any other command may start there."""
+    if not run_dir.is_dir() or (run_dir / "tree.pt").exists() or any(run_dir.glob("partial/*.pt")):
+        return
+    for name in ("config.json", ".lock", "partial"):
+        p = run_dir / name
+        if name in before["files"] or not os.path.lexists(p):
+            continue
+        try:
+            p.rmdir() if p.is_dir() and not p.is_symlink() else p.unlink()
+        except OSError:
+            pass
+    if not before["existed"]:
+        try:
+            run_dir.rmdir()   # only when empty
+        except OSError:
+            pass
+
+
+def read_config(run_dir) -> dict:
+    """A run dir's ``config.json`` (written by :func:`fit`), checked: a JSON object; errors name the file."""
+    path = Path(run_dir) / "config.json"
+    try:
+        cfg = json.loads(path.read_text())
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not a text file ({exc.reason}); fix or delete it") from None
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); fix or delete it") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path} holds a JSON {type(cfg).__name__}, not the object fit writes; fix or delete it")
+    return cfg
 
 
 # ---- saved runs --------------------------------------------------------------------
@@ -134,7 +175,7 @@ def load_run(path, root=None) -> tuple[Tree, ImageData | None]:
     if not config.is_file():
         return tree, None
     try:
-        cfg = json.loads(config.read_text())
+        cfg = read_config(config.parent)
         data = load_subset(cfg["dataset"], root, cfg.get("classes"), cfg.get("per_class"))
     except (FileNotFoundError, KeyError, ValueError) as exc:
         log.info("the images of %s were not loaded: %s", path, exc)
@@ -324,9 +365,11 @@ def tree_scores(tree: Tree) -> dict:
 
 def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True) -> dict:
     """Scores, per-split purity, time and device of a run; writes report.json, report.md and tree.png."""
-    run_dir = Path(run_dir)
+    run_dir = checked_run_dir(run_dir)
+    if run_dir.name == "tree.pt" and not run_dir.is_dir():   # report RUN/tree.pt: the run dir is its folder
+        run_dir = run_dir.parent
     tree = Tree.load(run_dir)
-    cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    cfg = read_config(run_dir) if (run_dir / "config.json").exists() else {}
     rep = {"run_dir": str(run_dir), "config": cfg, "n_images": tree.n_images, "n_leaves": tree.n_leaves,
            "complete": tree.pending is None and tree.n_leaves == cfg.get("n_clusters", tree.n_leaves),
            "seconds": round(tree.seconds, 1), "wall_seconds": round(tree.wall, 1), "device": tree.device,

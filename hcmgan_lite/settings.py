@@ -102,7 +102,7 @@ class Settings:
                                    # latest if it got this far through its training (None: never)
     # execution
     seed: int = 0
-    amp: bool = False              # bf16 autocast on CUDA (ignored on CPU); the authors train in fp32
+    amp: bool = False              # bf16 autocast on CUDA and on CPUs with native bf16 (fp32 elsewhere); the authors: fp32
     compile: bool = False          # torch.compile the networks (falls back cleanly)
     log_every: int = 50            # steps between reads of the losses (the only host syncs)
     predict_batch: int = 4096      # images per forward pass in the membership re-estimation
@@ -182,12 +182,21 @@ def check_names(overrides: dict) -> None:
             raise ValueError(f"unknown setting {name!r}.{hint} Known settings: {', '.join(sorted(known))}")
 
 
+# Sizes beyond these do not fit in memory (images per step, network widths, images kept per node).
+SIZE_LIMITS = {"batch_size": 2 ** 20, "gen_batch_size": 2 ** 20, "predict_batch": 2 ** 24, "latent_dim": 2 ** 16,
+               "g_width": 2 ** 14, "d_widths": 2 ** 14, "n_samples": 10_000, "log_every": 2 ** 40}
+
+
 def _validate(s: Settings) -> None:
     def need(cond, msg):
         if not cond:
             raise ValueError(msg)
     for name in ("batch_size", "gen_batch_size", "latent_dim", "g_width", "log_every", "predict_batch"):
         need(int(getattr(s, name)) >= 1, f"{name} must be a positive integer, got {getattr(s, name)!r}")
+    for name, most in SIZE_LIMITS.items():   # larger sizes cannot be allocated: refused here, not mid-training
+        v = getattr(s, name)
+        need(max(v) <= most if isinstance(v, tuple) else v <= most,
+             f"{name} must be at most {most:,} (larger cannot be allocated on any machine), got {v!r}")
     need(s.g_width % 2 == 0, f"g_width must be even, got {s.g_width}")
     need(s.refine_gens >= 1, f"refine_gens must be an integer >= 1, got {s.refine_gens!r}")
     need(len(s.d_widths) == 3 and min(s.d_widths) >= 1, f"d_widths must be three positive ints, got {s.d_widths}")
@@ -341,6 +350,37 @@ def get_settings(profile: str = "quick", dataset: str | None = None, **overrides
     check_names(overrides)
     base.update(overrides)
     return _coerce(Settings(**base))
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AMX tiles or AVX512-BF16), where autocast pays off.
+
+    torch's own probes where it has them, else the flags of ``/proc/cpuinfo`` (Linux); False when
+    neither can tell. Elsewhere bf16 is emulated and slower than fp32.
+    """
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    probes = [f for f in probes if callable(f)]
+    if probes:
+        try:
+            return any(bool(f()) for f in probes)
+        except Exception:   # noqa: BLE001 - a probe that cannot run says nothing
+            pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def amp_dtype(settings: "Settings", device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a training step: bf16 under ``settings.amp`` on CUDA and on a CPU with native
+    bf16 (:func:`cpu_has_bf16`), else None (fp32). Losses, the re-estimation and memberships stay fp32."""
+    if not settings.amp:
+        return None
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16()):
+        return torch.bfloat16
+    return None
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:

@@ -225,8 +225,14 @@ def save_partial(file: Path, state: dict) -> None:
     save_checked(file, state, durable=False)
 
 
-def load_partial(file: Path) -> dict | None:
-    """A split's saved stages, or None (missing, unreadable or damaged: the split is trained again)."""
+def load_partial(file: Path, membership: torch.Tensor | None = None, refinements: int | None = None) -> dict | None:
+    """A split's saved stages, or None (missing, unreadable, damaged or inconsistent: the split is trained again).
+
+    Checked: the checksum (a file without one is refused), and, given the node's ``membership``
+    and the run's ``refinements``, what a checksum cannot vouch for: ``s_l`` and every entry of
+    the history are vectors of weights between 0 and the node's own (``0 <= s_l <= s_k``), the
+    stage counter ``t`` lies in ``0..refinements`` with a history entry per finished stage.
+    """
     try:
         st = torch.load(file, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -235,11 +241,39 @@ def load_partial(file: Path) -> dict | None:
         log.warning("ignoring the unreadable partial split %s (%s); the split is trained again",
                     file, type(exc).__name__)
         return None
-    if not isinstance(st, dict) or not set(new_split_state()) <= set(st):
+    problem = partial_problem(st, membership, refinements)
+    if problem is not None:
+        log.warning("ignoring the partial split %s (%s); the split is trained again", file, problem)
         return None
-    if STORAGE_KEY in st:   # files of older versions have no checksum
-        problem = checksum_problem(st)
-        if problem is not None:
-            log.warning("ignoring the damaged partial split %s (%s); the split is trained again", file, problem)
-            return None
     return {k: v for k, v in st.items() if k != STORAGE_KEY}
+
+
+def partial_problem(st, membership: torch.Tensor | None = None, refinements: int | None = None) -> str | None:
+    """None when a loaded partial-split file can be continued; else what is wrong with it, in a few words."""
+    if not isinstance(st, dict) or not set(new_split_state()) <= set(st):
+        return "not a partial-split file"
+    problem = checksum_problem(st)
+    if problem is not None:
+        return problem
+    t, hist = st["t"], st["history"]
+    if isinstance(t, bool) or not isinstance(t, int) or t < 0 or (refinements is not None and t > refinements):
+        return f"its stage counter {t!r} is not a finished stage of this run"
+    # one history entry per finished stage (fewer when refinements stopped early, refine_tol)
+    if not isinstance(hist, list) or not 1 <= len(hist) <= t + 1 or not isinstance(st["split_fakes"], list) \
+            or len(st["split_fakes"]) != len(hist):
+        return f"it holds {len(hist) if isinstance(hist, list) else '?'} stages for stage counter {t}"
+    if membership is None:
+        return None
+    s_k = membership.detach().cpu().float()
+    for name, v in [("s_l", st["s_l"])] + [(f"history entry {i}", h) for i, h in enumerate(hist)]:
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point() or tuple(v.shape) != tuple(s_k.shape):
+            return f"its {name} is not a vector of {len(s_k)} weights"
+        v = v.float()
+        if not bool(torch.isfinite(v).all()):
+            return f"its {name} has values that are not finite numbers"
+        tol = 1e-4
+        if bool((v < -tol).any()) or bool((v > s_k + tol).any()):
+            return f"its {name} leaves [0, the node's membership] (from {float(v.min()):.4g} to {float(v.max()):.4g})"
+    if not torch.equal(st["s_l"].float(), hist[-1].float()):
+        return "its s_l is not its last stage's"
+    return None

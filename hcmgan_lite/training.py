@@ -18,7 +18,7 @@ Everything the step touches lives on the training device: the images, the
 membership weights, the latent codes and the loss accumulators.  Losses are
 read back to the host only every ``log_every`` steps.
 
-Imports: settings, models, progress.
+Imports: settings, models, progress, data (the checks of the images).
 """
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .data import check_images
 from .models import Critic, Generator
-from .settings import Settings
+from .settings import Settings, amp_dtype
 from .progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -212,7 +213,7 @@ class SplitGAN:
         if settings.compile:
             self._g = _Compiled(self.G, "the generators")
             self._features = _Compiled(self.D.features, "the critics' trunk")
-        self.amp = settings.amp and device.type == "cuda"
+        self.amp = amp_dtype(settings, device) is not None   # bf16 autocast of the steps (CUDA, bf16 CPUs)
         # the weight of the generators' classification term: the authors' code applies gamma twice in the
         # raw split's loss (gamma_raw="squared"; the same for gamma = 1) and once in a refinement's
         self.gamma_g = settings.gamma ** 2 if mode == "mgan" and settings.gamma_raw == "squared" else settings.gamma
@@ -257,9 +258,10 @@ class SplitGAN:
         return {name: {k: v.detach().cpu().clone().contiguous() for k, v in net.state_dict().items()}
                 for name, net in (("G", self.G), ("D", self.D))}
 
-    def _autocast(self):
-        if self.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+    def _autocast(self, predict: bool = False):
+        # the re-estimation on a CPU stays fp32 (on CUDA it runs under autocast, as the steps)
+        if self.amp and not (predict and self.device.type == "cpu"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def step(self, X: torch.Tensor, weights: torch.Tensor, level: float, acc: torch.Tensor):
@@ -420,7 +422,7 @@ class SplitGAN:
         chunk = self.s.predict_batch if self.device.type != "cpu" else min(self.s.predict_batch, CPU_PREDICT_CHUNK)
         for i in range(0, len(X), chunk):
             xb = X[i:i + chunk].unsqueeze(0).expand(self.kd, -1, -1, -1, -1)
-            with self._autocast():
+            with self._autocast(predict=True):
                 p = self.D.c_head(self._features(xb)).float().softmax(-1)[..., 0]
             out[i:i + len(xb[0])] = p.mean(0)
         return out
@@ -434,6 +436,13 @@ class SplitResult:
     log: TrainLog
     fake: torch.Tensor  # uint8 (2, n, C, H, W): samples of G_alpha/G_l and G_beta/G_m
     nets: dict | None = None  # the trained weights (SplitGAN.networks), kept for a warm start only
+
+
+def _check_inputs(X, settings) -> None:
+    """What a split trains on, checked before any training: images as from_tensor makes them, real Settings."""
+    if not isinstance(settings, Settings):
+        raise TypeError(f"settings must be a Settings (from get_settings), got {type(settings).__name__}")
+    check_images(X, "X (the images)")
 
 
 def check_membership(w, n_images: int, name: str = "membership") -> None:
@@ -483,6 +492,7 @@ def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: to
     ``init``: ``{"nets": the parent's raw-split networks, "side": 0 or 1}`` to warm-start from them
     (:meth:`SplitGAN.start_from`; ``Settings.warm_start``); None: from scratch, as in the paper.
     """
+    _check_inputs(X, settings)
     check_membership(s_k, len(X), "s_k")
     device = device or X.device
     gan = SplitGAN("mgan", X.shape[1:], settings, device)
@@ -495,6 +505,7 @@ def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: to
 def refine(X: torch.Tensor, s_l: torch.Tensor, s_m: torch.Tensor, settings: Settings,
            device: torch.device | None = None, desc: str = "refinement", **train_kw) -> SplitResult:
     """One refinement (Algorithms 3-4): fresh groups l and m, then re-estimation."""
+    _check_inputs(X, settings)
     check_membership(s_l, len(X), "s_l")
     check_membership(s_m, len(X), "s_m")
     device = device or X.device

@@ -93,6 +93,9 @@ class Tree:
 
     def leaves(self, n_clusters: int | None = None) -> list[int]:
         """Leaf ids of the tree cut at ``n_clusters`` leaves (default: the full tree)."""
+        import numbers
+        if n_clusters is not None and (isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral)):
+            raise ValueError(f"n_clusters must be a whole number of clusters, got {n_clusters!r}")
         n = self.n_leaves if n_clusters is None else int(n_clusters)
         if not 1 <= n <= self.n_leaves:
             raise ValueError(f"n_clusters must be between 1 and {self.n_leaves} (the grown leaves), got {n_clusters}")
@@ -198,16 +201,21 @@ class Tree:
             path = path / "tree.pt"
         if not path.exists():
             raise FileNotFoundError(f"no saved tree at {path}")
+        if not path.is_file():   # a FIFO or a device would block the read, or never end
+            raise ValueError(f"{path} is not a regular file (a tree file is one); remove it, or use another run_dir")
+        import warnings
         try:
-            d = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:   # our words: torch's message may advise weights_only=False, which runs a
-            # malicious file's code; the cause stays attached for debugging
+            with warnings.catch_warnings():   # torch warns about plain pickles before failing: our line says it
+                warnings.simplefilter("ignore")
+                d = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:   # our words only: torch's message advises weights_only=False, which would
+            # run a malicious file's code
             what = ("it is empty" if path.stat().st_size == 0 else
                     "it holds objects other than tensors, numbers, strings, lists and dicts (a tree file never "
                     "does; do not load it with weights_only=False)" if "weights_only" in str(exc) else
                     f"{type(exc).__name__}")
             raise ValueError(f"{path} is not a readable HC-MGAN Lite tree file ({what}; corrupt, truncated or "
-                             "not a tree file). Delete it to start the run over, or use another run_dir") from exc
+                             "not a tree file). Delete it to start the run over, or use another run_dir") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ValueError(f"{path} is not an HC-MGAN Lite tree file (format tag {FORMAT!r} missing)")
         v = d.get("version")
@@ -269,9 +277,74 @@ class Tree:
             raise ValueError(f"the split list {self.splits} names nodes that were not split")
         if len(self.nodes) != 1 + 2 * len(self.splits):
             raise ValueError(f"{len(self.nodes)} nodes for {len(self.splits)} splits")
-        if self.labels is not None and tuple(self.labels.shape) != (self.n_images,):
-            raise ValueError(f"{tuple(self.labels.shape)} labels for {self.n_images} images")
+        self._check_growth()
+        if self.labels is not None:
+            if tuple(self.labels.shape) != (self.n_images,):
+                raise ValueError(f"{tuple(self.labels.shape)} labels for {self.n_images} images")
+            k = len(self.class_names) if self.class_names is not None else self.n_images
+            if self.n_images and (int(self.labels.min()) < 0 or int(self.labels.max()) >= k):
+                raise ValueError(f"labels run from {int(self.labels.min())} to {int(self.labels.max())}, outside "
+                                 f"0..{k - 1} (the {'classes' if self.class_names is not None else 'images'})")
         self._check_memberships()
+        self._check_stages()
+
+    def _check_growth(self) -> None:
+        """The split list replays the growth: each split is of a node that was a leaf then, and made the next
+        two nodes, its children (add_split's numbering); every split node is in the list once."""
+        alive = {0}
+        for i, k in enumerate(self.splits):
+            if k not in alive:
+                raise ValueError(f"split {i} is of node {k}, which was not a leaf then "
+                                 f"(the split list {self.splits} repeats or reorders nodes)")
+            node, kids = self.nodes[k], (2 * i + 1, 2 * i + 2)
+            if tuple(node.children) != kids:
+                raise ValueError(f"node {k}'s children are {node.children}, not the nodes its split made {kids}")
+            for j, c in enumerate(kids):
+                child = self.nodes[c]
+                if child.parent != k or child.depth != node.depth + 1:
+                    raise ValueError(f"node {c} does not say it is a child of node {k} at depth {node.depth + 1}")
+                if child.path and node.path + str(j) != child.path:
+                    raise ValueError(f"node {c}'s path {child.path!r} is not its parent's plus {j}")
+            alive = (alive - {k}) | set(kids)
+        if sum(n.children is not None for n in self.nodes) != len(self.splits):
+            raise ValueError("nodes have children that no split in the split list made")
+        if self.nodes[0].parent is not None:
+            raise ValueError("the root (node 0) names a parent")
+
+    def _check_stages(self, tol: float = MEMBERSHIP_TOL) -> None:
+        """What reports read of each split: its stages' memberships lie between 0 and the node's own; and a
+        split in progress (``pending``) is of a leaf, at a stage of this run."""
+        def within(v, s_k, what):
+            if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.shape != s_k.shape:
+                raise ValueError(f"{what} is not a vector of {self.n_images} weights")
+            v = v.float()
+            if not bool(torch.isfinite(v).all()) or bool((v < -tol).any()) or bool((v > s_k + tol).any()):
+                raise ValueError(f"{what} is not between 0 and the node's membership "
+                                 f"(from {float(v.min()):.4g} to {float(v.max()):.4g})")
+        for node in self.nodes:
+            if node.children is not None and not node.history:
+                raise ValueError(f"split node {node.id} has no stages")
+            for i, h in enumerate(node.history):
+                within(h, node.membership, f"stage {i} of node {node.id}'s split")
+        p = self.pending
+        if p is not None:
+            k = p.get("node") if isinstance(p, dict) else None
+            if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < len(self.nodes) \
+                    or self.nodes[k].children is not None:
+                raise ValueError(f"the split in progress is of node {k!r}, which is not a leaf of the tree")
+            t = p.get("t")
+            if isinstance(t, bool) or not isinstance(t, int) or not -1 <= t <= self.settings.refinements:
+                raise ValueError(f"the split in progress is at stage {t!r}, not a stage of this run")
+            if t >= 0:
+                within(p.get("s_l"), self.nodes[k].membership, f"the split in progress (node {k})")
+        for path, st in sorted(self.spare.items(), key=lambda kv: len(str(kv[0]))):
+            if not isinstance(path, str) or set(path) - {"0", "1"} or not isinstance(st, dict):
+                raise ValueError(f"the spare split {path!r} is not a node path with a split")
+            try:
+                s_k = self.membership_at(path)
+            except (KeyError, StopIteration):
+                raise ValueError(f"the spare split {path!r} hangs under no node of the tree") from None
+            within(st.get("s_l"), s_k, f"the spare split of node {path!r}")
 
     def _check_memberships(self, tol: float = MEMBERSHIP_TOL) -> None:
         """What a checksum cannot vouch for: memberships are weights in [0, 1], the root holds every

@@ -27,6 +27,7 @@ VARIANTS=(
   "classifier rate x10 (not in the paper)|both|--set lr_c=2e-4"
   "classifier rate x10 (not in the paper) + 1 refinement|running|--set lr_c=2e-4 --set refinements=1"
   "one z for all generators (authors' code)|running|--set shared_z=True"
+  "bf16 autocast (amp on a CPU with native bf16)|both|--set amp=True"
 )
 jobs=()
 i=0

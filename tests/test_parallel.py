@@ -246,11 +246,19 @@ def _stop_when_training(script, run, env, how, wait_stage: bool):
 
     ``how``: "sigterm" (the parent only), "group-sigkill" (the parent, its workers and multiprocessing's
     resource tracker at once: what a scheduler's hard stop does). Returns (exit status, output, workers)."""
+    def stages():   # the partial-split files and when each was written (an earlier run may have left some)
+        out = {}
+        for f in (run / "partial").glob("node-*.pt"):
+            try:
+                out[f.name] = f.stat().st_mtime_ns
+            except FileNotFoundError:   # replaced between the listing and the look
+                pass
+        return out
+    before = stages()
     victim = subprocess.Popen([sys.executable, str(script), str(run)], env=env, cwd=REPO, start_new_session=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 240
-    while not ((run / "partial").is_dir() and any((run / "partial").glob("node-*.pt"))) if wait_stage else \
-            len(_children_of(victim.pid)) < 2:
+    while len(_children_of(victim.pid)) < 2 or (wait_stage and not set(stages().items()) - set(before.items())):
         assert victim.poll() is None and time.monotonic() < deadline, victim.communicate()[0]
         time.sleep(0.01)
     time.sleep(random.Random(os.urandom(8)).uniform(0.0, 1.0))

@@ -382,7 +382,8 @@ def test_memberships_that_break_the_invariants_are_refused_even_with_a_valid_che
 def test_a_damaged_partial_split_is_trained_again(tmp_path, caplog):
     """A partial-split file whose bytes changed is ignored with a warning (the split is trained again)."""
     from hcmgan_lite.split import load_partial, new_split_state, save_partial
-    st = {**new_split_state(), "s_l": torch.rand(50), "t": 0}
+    s_l = torch.rand(50)
+    st = {**new_split_state(), "s_l": s_l, "t": 0, "history": [s_l], "split_fakes": [torch.zeros(2, 1, 1, 28, 28)]}
     f = tmp_path / "partial" / "node-root.pt"
     save_partial(f, st)
     back = load_partial(f)
@@ -390,4 +391,5 @@ def test_a_damaged_partial_split_is_trained_again(tmp_path, caplog):
     _overwrite_tensor_bytes(f, st["s_l"], [0.5, 0.25])
     with caplog.at_level("WARNING"):
         assert load_partial(f) is None
-    assert "ignoring the damaged partial split" in caplog.text and "trained again" in caplog.text
+    assert "ignoring the partial split" in caplog.text and "checksum does not match" in caplog.text \
+        and "trained again" in caplog.text
