@@ -12,6 +12,7 @@ a projection of a full 10-leaf Fashion-MNIST tree at the paper profile.
     python benchmarks/bench.py --quick-only    # quick widths only
     python benchmarks/bench.py --small         # a few seconds: checks that everything runs
     python benchmarks/bench.py --tree          # also grow a whole quick-profile tree and score it
+    python benchmarks/bench.py --precision     # the step in fp32 against bf16 (CPU), GFLOP/s, roof shares
 """
 from __future__ import annotations
 
@@ -233,7 +234,14 @@ def main(argv=None):
     p.add_argument("--quiet", type=float, default=0, metavar="SECONDS",
                    help="on a shared machine: before each timed run wait until no other process runs "
                         "(at most SECONDS in all)")
+    p.add_argument("--precision", action="store_true",
+                   help="instead: the library's step in fp32, bf16 autocast and oneDNN bf16 math, with GFLOP per "
+                        "step and the share of this CPU's roofs (precision.py; --small and --quick-only apply)")
     args = p.parse_args(argv)
+    if args.precision:
+        import precision
+        return precision.run((["--small"] if args.small else []) + (["--quick-only"] if args.quick_only else [])
+                             + (["--out", args.out] if args.out else []))
     WAIT_QUIET["max_wait"] = args.quiet
     device = pick_device(args.device)
     cuda = device.type == "cuda"

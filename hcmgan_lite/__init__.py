@@ -15,11 +15,11 @@ that runs on CPU and GPU alike.  The public API, in one place (``__all__``):
   book's catalogue of committed runs and the tables built from it), ``explore`` (ipywidgets, imported on use)
 
 Layering (each module imports only those above it): storage, settings, progress, schedule, metrics, data ->
-models -> training -> split -> tree -> parallel -> growth -> estimator, figures -> runs, results -> tables;
+models -> training -> networks, split -> tree -> parallel -> growth -> estimator, figures -> runs,
+results -> predict, tables;
 explorer and the command line (``__main__``) on top.
 """
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
-from .estimator import HCMGAN
 from .growth import RunDirInUse, grow_tree
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
 from .settings import PAPER_TEXT, Settings, get_settings, paper_text, pick_device
@@ -45,6 +45,8 @@ def __getattr__(name):
     import importlib
     if name == "explore":
         return importlib.import_module(".explorer", __name__).explore
+    if name == "HCMGAN":   # scikit-learn's base classes: imported when the estimator is first asked for
+        return importlib.import_module(".estimator", __name__).HCMGAN
     if name in ("figures", "runs", "results", "tables"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'hcmgan_lite' has no attribute {name!r}")

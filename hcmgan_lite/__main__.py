@@ -1,7 +1,7 @@
 """Command line: ``hcmgan fit ...``, ``hcmgan split ...``, ``hcmgan report RUN_DIR``, ``hcmgan data fetch``
 (``hcmgan`` is the same as ``python -m hcmgan_lite``).
 
-Imports: settings, training, growth, runs, data, fetch.
+Imports: settings, training, growth, runs, predict, data, fetch.
 """
 from __future__ import annotations
 
@@ -79,10 +79,25 @@ def main(argv=None) -> int:
     sp.add_argument("--classes", default=None, help="comma-separated class indices or names to keep")
     sp.add_argument("--per-class", type=int, default=None, help="images per class to keep")
     sp.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a setting (repeatable)")
+    sp.add_argument("--save-nets", default=None, metavar="FILE.pt",
+                    help="also keep the raw split's trained generators and critic in this file")
     r = sub.add_parser("report", help="scores, per-split purity, tree figure of a run dir (JSON + Markdown)")
     r.add_argument("run_dir")
     r.add_argument("--baselines", action="store_true", help="also run k-means and Ward on the same images")
     r.add_argument("--data-root", default=None)
+    pr = sub.add_parser("predict", help="cluster images with a grown tree (its kept classifiers): labels as JSON, "
+                                        "and ACC/NMI where the images have labels")
+    pr.add_argument("run_dir", help="a run dir (or its tree.pt) grown with classifiers")
+    pr.add_argument("--data", required=True, metavar="NAME_OR_FILE",
+                    help="a data set name (mnist, fashion-mnist, sop) or a .npy/.pt file of images")
+    pr.add_argument("--classes", default=None, help="comma-separated class indices or names to keep")
+    pr.add_argument("--per-class", type=int, default=None, help="images per class to keep")
+    pr.add_argument("--unseen", action="store_true",
+                    help="only the images of the data set the run was not grown on (its config.json says which)")
+    pr.add_argument("--clusters", type=int, default=None, help="cut the tree at this many leaves (default: all)")
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--data-root", default=None)
+    pr.add_argument("--out", default=None, help="JSON file for the labels (default: RUN_DIR/predictions.json)")
     dp = sub.add_parser("data", help="where the loaders look for MNIST and Fashion-MNIST, and how to put them there")
     dsub = dp.add_subparsers(dest="data_cmd", required=True)
     df = dsub.add_parser("fetch", help="download with torchvision (needs internet), or copy the IDX files of a "
@@ -96,7 +111,7 @@ def main(argv=None) -> int:
     dw = dsub.add_parser("where", help="print the data folder the loaders use and what it holds")
     dw.add_argument("--data-root", default=None)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO level)")
-    for sub_p in (f, sp, r, df, dw):  # also accepted after the subcommand
+    for sub_p in (f, sp, r, pr, df, dw):  # also accepted after the subcommand
         sub_p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
@@ -115,9 +130,10 @@ def main(argv=None) -> int:
                 print(runs.report_markdown(rep))
         elif args.cmd == "split":
             out = _writable(args.out)   # before hours of training, not after
+            nets = _writable(args.save_nets) if args.save_nets else None
             res = runs.split_experiment(args.dataset, _classes(args.classes), args.per_class, args.profile,
                                                args.seed, args.device, args.data_root, announce=print,
-                                               **_parse_sets(args.set))
+                                               save_nets=nets, **_parse_sets(args.set))
             res["variant"] = args.variant
             out = _write_or_keep(out, json.dumps(res, indent=2, default=runs._jsonable))
             for st in res["stages"]:
@@ -125,6 +141,19 @@ def main(argv=None) -> int:
                 print(f"{st['stage']}: ACC {st['acc']:.3f}, purity {st['purity']:.3f}, generator spread "
                       f"{c['final_g_spread']:.3f} ({c['final_spread_ratio']:.2f} of the real images'), "
                       f"collapse check {'fires' if c['flagged'] else 'quiet'}, {st['seconds']:.0f} s")
+            print(f"written: {out}")
+        elif args.cmd == "predict":
+            out = _writable(args.out) if args.out else None
+            from .predict import predict_run
+            res = predict_run(args.run_dir, args.data, classes=_classes(args.classes), per_class=args.per_class,
+                                   unseen=args.unseen, n_clusters=args.clusters, device=args.device,
+                                   root=args.data_root, announce=print)
+            from pathlib import Path
+            out = out or Path(res["run_dir"]) / "predictions.json"
+            out = _write_or_keep(out, json.dumps(res, default=runs._jsonable))
+            sizes = ", ".join(f"{n:,}" for n in res["cluster_sizes"])
+            print(f"{res['n_images']:,} images into {res['n_clusters']} clusters ({sizes})"
+                  + (f"; ACC {res['scores']['acc']:.3f}, NMI {res['scores']['nmi']:.3f}" if res.get("scores") else ""))
             print(f"written: {out}")
         elif args.cmd == "data":
             from . import data, fetch

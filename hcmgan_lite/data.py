@@ -84,9 +84,36 @@ class ImageData:
         0..k-1 in the order given. ``per_class`` keeps the first images of each
         class after a random permutation drawn from ``seed`` (deterministic); a
         class with fewer images keeps them all. Images keep their original order.
+        :meth:`subset_indices` says which images are kept, :meth:`unseen` gives the others.
         """
         if classes is None and per_class is None:
             return dataclasses.replace(self)
+        idx, mapped, names = self._select(classes, per_class, seed)
+        return self._take(idx, mapped, names)
+
+    def subset_indices(self, classes=None, per_class: int | None = None, seed: int = 0) -> torch.Tensor:
+        """The indices (into this data set, ascending) of the images ``subset`` with the same arguments keeps."""
+        if classes is None and per_class is None:
+            return torch.arange(len(self))
+        return self._select(classes, per_class, seed)[0]
+
+    def unseen(self, classes=None, per_class: int | None = None, seed: int = 0) -> "ImageData":
+        """The images of the kept classes that ``subset`` with the same arguments leaves out, labelled as it
+        labels them (the held-out images of a tree grown on that subset)."""
+        if self.labels is None:
+            raise ValueError("unseen(...) needs labels, but this data set has none")
+        classes_kept = list(range(self.n_classes)) if classes is None else classes
+        idx, mapped, names = self._select(classes_kept, per_class, seed)
+        out = mapped >= 0
+        out[idx] = False
+        return self._take(torch.nonzero(out).flatten(), mapped, names)
+
+    def _take(self, idx, mapped, names) -> "ImageData":
+        dev = self.images.device
+        return ImageData(self.images[idx.to(dev)], mapped[idx].to(self.labels.device), names, self.name, self.source)
+
+    def _select(self, classes, per_class, seed):
+        """(indices kept, every image's new label or -1, the kept class names)."""
         if self.labels is None:
             raise ValueError("subset(classes=..., per_class=...) needs labels, but this data set has none")
         labels = self.labels.cpu()
@@ -109,8 +136,7 @@ class ImageData:
                 chosen.append(members[:per_class])
             idx = torch.sort(torch.cat(chosen)).values
         names = None if self.class_names is None else [self.class_names[c] for c in keep]
-        dev = self.images.device
-        return ImageData(self.images[idx.to(dev)], mapped[idx].to(self.labels.device), names, self.name, self.source)
+        return idx, mapped, names
 
     def _class_indices(self, classes) -> list[int]:
         if isinstance(classes, (str, int)):

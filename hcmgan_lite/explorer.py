@@ -13,7 +13,7 @@ The pickers are tied to their stacks with ``widgets.jslink``, which runs in the
 browser: in a rendered page with no Python behind it the views still switch.
 Figures are PNG images inside ``widgets.Image``, so they are saved with the page.
 
-Imports: metrics, tree, figures.
+Imports: metrics, tree, figures, data (held-out images).
 """
 from __future__ import annotations
 
@@ -165,7 +165,22 @@ def _nrow(images) -> int:
     return int(np.ceil(np.sqrt(len(images))))
 
 
-def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
+def _held_out_view(tree: Tree, k: int, held, dpi: int) -> widgets.VBox:
+    """New images the tree routes to node ``k``: drawn by their routed membership, with their count and mass."""
+    images, routed, share = held
+    mass = float(routed[k].sum())
+    head = (f"<b>Held-out images routed here</b>: mass {mass:,.1f} of {len(images):,} "
+            f"({100 * mass / max(len(images), 1):.1f}%), {int(share[k]):,} of them most of all")
+    if mass <= 0:
+        return widgets.VBox([widgets.HTML(head)])
+    fig, ax = plt.subplots(figsize=(2.9, 2.9))
+    grid = figures.sample_by_membership(images, routed[k], 25, seed=k)
+    figures.image_grid(grid, nrow=_nrow(grid), ax=ax, border=figures.REAL,
+                       title="images it never saw, drawn by routed membership")
+    return widgets.VBox([widgets.HTML(head), _image(fig, dpi)])
+
+
+def _node_view(tree: Tree, k: int, images, dpi: int, held=None) -> widgets.VBox:
     node = tree.nodes[k]
     labelled = tree.labels is not None
     items = [widgets.HTML(_node_header(tree, k))]
@@ -210,6 +225,8 @@ def _node_view(tree: Tree, k: int, images, dpi: int) -> widgets.VBox:
                          fontsize=9, y=1.04)
             items.append(_image(fig, dpi))
         items.append(widgets.HTML(_stage_table(node)))
+    if held is not None:
+        items.append(_held_out_view(tree, k, held, dpi))
     return widgets.VBox(items)
 
 
@@ -246,7 +263,19 @@ class TreeExplorer(widgets.VBox):
     ``summary`` (:func:`explorer_summary`).
     """
 
-    def __init__(self, tree: Tree, images=None, dpi: int = 80):
+    def __init__(self, tree: Tree, images=None, dpi: int = 80, held_out=None):
+        held = None
+        if held_out is not None:   # images the tree never saw, sent down it by the splits' kept classifiers
+            from .data import ImageData, from_tensor
+            held_out = held_out if isinstance(held_out, ImageData) else from_tensor(held_out)
+            x, routed = held_out.images, tree.route(held_out, device="cpu")
+            # images whose largest share of all the nodes of their depth is this node's
+            depth = torch.tensor([n.depth for n in tree.nodes])
+            share = torch.zeros(len(tree.nodes))
+            for d in depth.unique():
+                ids = (depth == d).nonzero().flatten()
+                share[ids] = torch.bincount(routed[ids].argmax(0), minlength=len(ids)).float()
+            held = (torch.as_tensor(x).cpu(), routed, share)
         if images is not None:
             images = getattr(images, "images", images)
             if len(images) != tree.n_images:
@@ -258,7 +287,7 @@ class TreeExplorer(widgets.VBox):
         self.node_ids = [k for k, _ in rows]
         self.node_picker = widgets.Dropdown(options=[(label, k) for k, label in rows], value=0,
                                             description="Node", layout=widgets.Layout(width="480px"))
-        self.node_stack = widgets.Stack([_node_view(tree, k, images, dpi) for k in self.node_ids],
+        self.node_stack = widgets.Stack([_node_view(tree, k, images, dpi, held) for k in self.node_ids],
                                         selected_index=0)
         n = tree.n_leaves
         self.cut_slider = widgets.SelectionSlider(options=[(str(i), i) for i in range(1, n + 1)], value=n,
@@ -283,12 +312,14 @@ class TreeExplorer(widgets.VBox):
         ])
 
 
-def explore(tree_or_path, images=None, dpi: int = 80) -> TreeExplorer:
+def explore(tree_or_path, images=None, dpi: int = 80, held_out=None) -> TreeExplorer:
     """An explorer widget for a :class:`~hcmgan_lite.tree.Tree` or the path of a saved one.
 
     ``images``: the data the tree was grown on (``ImageData`` or ``N×C×H×W``),
     optional; with it, each node shows fresh samples and split nodes also show
-    their images tinted by the split (Figure 3, bottom).  ``dpi`` sets the
-    resolution of the pre-rendered figures.
+    their images tinted by the split (Figure 3, bottom).  ``held_out``: images
+    the tree was not grown on (a tree with kept classifiers); each node then also
+    shows those the tree routes there.  ``dpi`` sets the resolution of the
+    pre-rendered figures.
     """
-    return TreeExplorer(_load(tree_or_path), images=images, dpi=dpi)
+    return TreeExplorer(_load(tree_or_path), images=images, dpi=dpi, held_out=held_out)

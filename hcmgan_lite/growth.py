@@ -127,6 +127,9 @@ def data_digest(images: torch.Tensor) -> str:
 
 
 EXECUTORS = ("inline", "processes", "ray")
+# settings that do not change a tree's memberships: a run may be resumed with other values (the checkpoint's
+# own are kept)
+TREE_NEUTRAL = ("profile", "keep_classifiers")
 
 
 def grow_tree(data, n_leaves: int, settings: Settings, device=None, run_dir=None,
@@ -245,7 +248,7 @@ def _grow_tree(data, n_leaves, settings, device, run_dir, progress, callback, on
                              f"images, different pixel values: fingerprint {tree.data_digest} vs {digest}); "
                              "use another run_dir")
         old, new = tree.settings.to_dict(), s.to_dict()
-        diff = [k for k in new if k != "profile" and old.get(k) != new[k]]
+        diff = [k for k in new if k not in TREE_NEUTRAL and old.get(k) != new[k]]
         if diff:
             what = "; ".join(f"{k}: {old.get(k)!r} in the checkpoint, {new[k]!r} now" for k in diff)
             raise ValueError(f"the checkpoint in {run_dir} was grown with other settings ({what}); "
@@ -368,19 +371,21 @@ class _Growth:
                 saved = (load_partial(partial_file(self.run_dir, path), node.membership, t.settings.refinements)
                          if self.run_dir is not None else None)
                 if saved is not None:   # a worker of an interrupted parallel run got this far
-                    t.pending.update(s_l=saved["s_l"], t=saved["t"], nets=saved.get("nets"))
+                    t.pending.update(s_l=saved["s_l"], t=saved["t"], nets=saved.get("nets"),
+                                     classifier=saved.get("classifier"))
                     node.history, node.split_fakes = saved["history"], saved["split_fakes"]
                     node.split_logs, node.retries = saved["split_logs"], saved["retries"]
             p = t.pending
             node = t.nodes[p["node"]]
             st = {"s_l": p["s_l"], "t": p["t"], "history": node.history, "split_fakes": node.split_fakes,
-                  "split_logs": node.split_logs, "retries": node.retries, "seconds": 0.0, "nets": p.get("nets")}
+                  "split_logs": node.split_logs, "retries": node.retries, "seconds": 0.0, "nets": p.get("nets"),
+                  "classifier": p.get("classifier")}
             counted = [0.0]
 
             def on_stage(st, stage, node=node, p=p):
                 t.seconds += st["seconds"] - counted[0]
                 counted[0] = st["seconds"]
-                p.update(s_l=st["s_l"], t=st["t"], nets=st.get("nets"))
+                p.update(s_l=st["s_l"], t=st["t"], nets=st.get("nets"), classifier=st.get("classifier"))
                 self.save({"node": node.id, "stage": stage})
 
             split_node(self.X, node.membership, t.settings, self.device, self.key(node), f"node {node.id}", st,
@@ -397,7 +402,7 @@ class _Growth:
                 save_partial(partial_file(self.run_dir, node.path), {
                     "s_l": t.pending["s_l"], "t": t.pending["t"], "history": node.history,
                     "split_fakes": node.split_fakes, "split_logs": node.split_logs, "retries": node.retries,
-                    "seconds": 0.0, "nets": t.pending.get("nets")})
+                    "seconds": 0.0, "nets": t.pending.get("nets"), "classifier": t.pending.get("classifier")})
             node.history, node.split_fakes, node.split_logs, node.retries = [], [], [], []
             t.pending = None
         if self.replay() is None:

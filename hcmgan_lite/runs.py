@@ -5,8 +5,8 @@ functions; they also measure one split on its own (:func:`split_experiment`,
 the raw-split chapter's ablations) and compute the baselines (k-means and
 Ward on the raw pixels of the same images).
 
-Imports: data, metrics, settings, growth, tree, training, split, figures (the
-tree figure of a report).
+Imports: data, metrics, settings, growth, tree, training, split, storage and networks (a split's saved
+networks), figures (the tree figure of a report).
 """
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ def collapse_verdict(history: dict, settings) -> dict:
 
 def split_experiment(dataset: str, classes=None, per_class: int | None = None, profile: str = "quick",
                      seed: int = 0, device="cpu", root=None, progress: bool = True, announce=None,
-                     **overrides) -> dict:
+                     save_nets=None, **overrides) -> dict:
     """One split of a dataset's images (a raw split, then ``refinements`` refinements), measured.
 
     No retries and no collapse action (``collapse_loss`` and ``collapse_spread``
@@ -282,7 +282,9 @@ def split_experiment(dataset: str, classes=None, per_class: int | None = None, p
     the profile's thresholds).  Returns a JSON-ready dict: the configuration, and
     per stage the two-way ACC (each image to its larger share), the
     majority-side purity, the generators' and the real images' spread, the
-    classifier's accuracy and the seconds.
+    classifier's accuracy and the seconds. ``save_nets``: a file to keep the raw split's trained
+    networks in (generators and critic, checksummed; :func:`~hcmgan_lite.networks.load_split_networks`
+    reads it).
     """
     from .training import raw_split, refine
     dev = pick_device(device)
@@ -293,7 +295,15 @@ def split_experiment(dataset: str, classes=None, per_class: int | None = None, p
     s_k = torch.ones(len(data), device=dev)
     torch.manual_seed(seed)
     stages, t_all = [], time.perf_counter()
-    res = raw_split(X, s_k, s, dev, progress=progress)
+    res = raw_split(X, s_k, s, dev, progress=progress, keep_nets=save_nets is not None)
+    if save_nets is not None:   # the trained raw split: its generators and its critic (trunk, D and C heads)
+        from .storage import save_checked
+        from .networks import NETS_FORMAT
+        save_checked(save_nets, {"format": NETS_FORMAT, "mode": "mgan", "settings": s.to_dict(), "dataset": dataset,
+                                 "classes": classes, "per_class": per_class, "seed": seed, "steps": res.log.steps,
+                                 "image_shape": list(X.shape[1:]), "stored_as": "float16",
+                                 **{k: {n: v.half() if v.is_floating_point() else v for n, v in net.items()}
+                                    for k, net in res.nets.items()}})   # half the size; fp32 again when loaded
     s_l = res.s_l
     for t in range(s.refinements + 1):
         if t > 0:

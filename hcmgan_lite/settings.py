@@ -107,6 +107,7 @@ class Settings:
     log_every: int = 50            # steps between reads of the losses (the only host syncs)
     predict_batch: int = 4096      # images per forward pass in the membership re-estimation
     n_samples: int = 25            # real and generated images kept per node for figures
+    keep_classifiers: bool = True  # keep each split's classifiers (classifiers.pt beside tree.pt) to route new images
     profile: str = field(default="custom", compare=False)
 
     def replace(self, **overrides) -> "Settings":
@@ -130,7 +131,8 @@ class Settings:
 # Settings added later, with the behaviour of the versions that did not have them (those followed the
 # paper's text): a tree file without the name was grown that way.
 LEGACY = dict(latent="positive", g_layout="narrow", refine_gens=1, noise="additive", shared_z=False,
-              refine_steps="max", gamma_raw="once", shared_trunk=False, collapse_epoch=None)
+              refine_steps="max", gamma_raw="once", shared_trunk=False, collapse_epoch=None,
+              keep_classifiers=False)
 # Settings that no longer exist (an absolute spread threshold replaced by collapse_spread).
 RETIRED = ("collapse_std",)
 # The allowed values of the settings that name a choice.

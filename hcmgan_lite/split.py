@@ -171,7 +171,7 @@ def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, k
         res = _train_with_retries(
             lambda: raw_split(X, s_k, s, device, desc=f"{label} raw split", init=init, progress=progress),
             s, label, st["retries"], "raw", (key, "raw"), mass)
-        st.update(s_l=res.s_l.cpu(), t=0, nets=res.nets)
+        st.update(s_l=res.s_l.cpu(), t=0, nets=res.nets, classifier=res.classifier)
         st["history"].append(res.s_l.cpu())
         st["split_fakes"].append(res.fake)
         st["split_logs"].append(_stage_log("raw", res))
@@ -195,6 +195,8 @@ def split_node(X: torch.Tensor, membership: torch.Tensor, s: Settings, device, k
             fake = res.fake
         kept = res.s_l.cpu() if accepted else st["s_l"]
         st.update(s_l=kept, t=t)
+        if accepted:   # the classifiers that made the kept memberships route new images
+            st["classifier"] = res.classifier
         st["history"].append(kept)
         st["split_fakes"].append(fake)
         st["split_logs"].append({**_stage_log(f"refinement {t}", res), "change": change,

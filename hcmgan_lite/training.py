@@ -436,6 +436,11 @@ class SplitResult:
     log: TrainLog
     fake: torch.Tensor  # uint8 (2, n, C, H, W): samples of G_alpha/G_l and G_beta/G_m
     nets: dict | None = None  # the trained weights (SplitGAN.networks), kept for a warm start only
+    classifier: dict | None = None  # what routes a new image (classifier_state), unless keep_classifiers=False
+
+
+def _cpu_state(net) -> dict:   # a network's weights, copied to the CPU
+    return {k: v.detach().cpu().clone().contiguous() for k, v in net.state_dict().items()}
 
 
 def _check_inputs(X, settings) -> None:
@@ -468,21 +473,24 @@ def _children(q: torch.Tensor, s_k: torch.Tensor):
 def _train_and_split(gan: "SplitGAN", X: torch.Tensor, w: torch.Tensor, steps: int, desc: str,
                      **train_kw) -> SplitResult:
     """Train ``gan`` on the memberships ``w`` (kd, N), then split their sum with its classifiers.
-
+    ``keep_nets=True`` (a keyword of ``raw_split`` and ``refine``): return the trained networks in ``nets``.
     A collapse is re-raised carrying the split the classifiers make at that
     moment (``exc.result``; not after NaN/inf losses), a last resort for the tree.
     """
     s_k = w.sum(0)
+    keep_nets = train_kw.pop("keep_nets", False)   # the trained weights, also without a warm start
 
-    def nets():
-        return gan.networks() if gan.s.warm_start and gan.mode == "mgan" else None
+    def result(log):
+        nets = gan.networks() if keep_nets or (gan.s.warm_start and gan.mode == "mgan") else None
+        clf = {"mode": gan.mode, "D": _cpu_state(gan.D)} if gan.s.keep_classifiers else None
+        return SplitResult(*_children(gan.predict(X), s_k), log, gan.sample(gan.s.n_samples), nets, clf)
     try:
         tlog = gan.train(X, w, steps, desc=desc, **train_kw)
     except CollapseError as exc:
         if exc.kind != "non_finite":
-            exc.result = SplitResult(*_children(gan.predict(X), s_k), exc.log, gan.sample(gan.s.n_samples), nets())
+            exc.result = result(exc.log)
         raise
-    return SplitResult(*_children(gan.predict(X), s_k), tlog, gan.sample(gan.s.n_samples), nets())
+    return result(tlog)
 
 
 def raw_split(X: torch.Tensor, s_k: torch.Tensor, settings: Settings, device: torch.device | None = None,

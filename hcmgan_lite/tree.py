@@ -11,11 +11,18 @@ checksum (:mod:`hcmgan_lite.storage`), so ``torch.load(..., weights_only=True)``
 reads it safely; ``Tree.load`` checks the format, the checksum and the
 membership invariants.
 
-Imports: settings, storage, schedule (the growth order, to add spare splits).
+Each split keeps its classifiers (``Node.classifier``, unless ``keep_classifiers=False``), written to
+``classifiers.pt`` beside ``tree.pt`` (checksummed, bound to the memberships they made):
+:meth:`Tree.route` sends new images down the tree with them.
+
+Imports: settings, storage, schedule (the growth order, to add spare splits), networks (to apply a kept
+classifier), data (to read new images).
 """
 from __future__ import annotations
 
 import copy
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +30,11 @@ import torch
 
 from .schedule import replay
 from .settings import Settings
-from .storage import checksum_problem, save_checked
+from .storage import checksum_problem, digest, save_checked
+
+log = logging.getLogger(__name__)
+CLASSIFIERS = "classifiers.pt"           # beside tree.pt: every split's classifiers
+CLASSIFIERS_FORMAT = "hcmgan-lite-classifiers"
 
 FORMAT = "hcmgan-lite-tree"
 MEMBERSHIP_TOL = 1e-4   # float slack on the membership invariants checked at load
@@ -45,6 +56,7 @@ class Node:
     retries: list = field(default_factory=list)      # split nodes: why a training was thrown away
     path: str = ""                           # place in the tree: "" root, then "0"/"1" per level (s_l first)
     nets: dict | None = None                 # split nodes under warm_start: the raw split's trained weights
+    classifier: dict | None = None           # split nodes: the classifiers that made the split (classifiers.pt)
 
     @property
     def mass(self) -> float:
@@ -54,8 +66,8 @@ class Node:
     def is_split(self) -> bool:
         return self.children is not None
 
-    def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+    def to_dict(self) -> dict:   # (the classifier is written to classifiers.pt, not to tree.pt)
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items() if k != "classifier"}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Node":
@@ -107,9 +119,52 @@ class Tree:
         """(n_clusters, N) soft memberships of the leaves."""
         return torch.stack([self.nodes[k].membership for k in self.leaves(n_clusters)])
 
-    def predict(self, n_clusters: int | None = None) -> torch.Tensor:
-        """Hard labels: the leaf with the highest membership, numbered 0..n_clusters-1."""
+    def cut(self, n_clusters: int | None = None) -> torch.Tensor:
+        """Hard labels of the tree's own images, the tree cut at ``n_clusters`` leaves: the leaf with the
+        highest membership, numbered 0..n_clusters-1. (New images: :meth:`route`.)"""
         return self.memberships(n_clusters).argmax(0)
+
+    predict = cut   # the earlier name of cut
+
+    @property
+    def has_classifiers(self) -> bool:
+        return bool(self.splits) and all(self.nodes[k].classifier is not None for k in self.splits)
+
+    def route(self, X, device="auto") -> torch.Tensor:
+        """Every node's membership of new images: (nodes, N), from the root down, ``s_child(x) = C(x) s_parent(x)``.
+
+        ``X``: an :class:`~hcmgan_lite.data.ImageData` or images as :func:`~hcmgan_lite.data.from_tensor`
+        reads them, of the tree's image shape. Each split applies the classifiers it kept (the last kept
+        stage's: after refinements the two groups' classifiers, averaged). On the images the tree was grown
+        on this gives the tree's own memberships (exactly after raw splits; after refinements to float
+        rounding). Leaves of a cut: ``route(X)[tree.leaves(n)]``.
+        """
+        from .data import ImageData, from_tensor
+        from .settings import pick_device
+        from .networks import apply_classifier
+        missing = [k for k in self.splits if self.nodes[k].classifier is None]
+        if missing or not self.splits:
+            why = getattr(self, "classifier_problem", None) or (
+                "it was grown with keep_classifiers=False or by an older version, or its classifiers.pt is missing")
+            raise ValueError(f"this tree cannot route new images: splits of nodes {missing} have no classifiers "
+                             f"({why}); grow it again with keep_classifiers=True")
+        x = X.images if isinstance(X, ImageData) else from_tensor(X).images
+        if tuple(x.shape[1:]) != self.image_shape:
+            raise ValueError(f"images of shape {tuple(x.shape[1:])}, but the tree was grown on images of shape "
+                             f"{self.image_shape}")
+        dev = pick_device(device)
+        out = torch.empty(len(self.nodes), len(x))
+        out[0] = 1.0
+        for k in self.splits:
+            node = self.nodes[k]
+            try:
+                q = apply_classifier(node.classifier, x, self.settings, dev).cpu()
+            except (RuntimeError, KeyError, TypeError) as exc:
+                raise ValueError(f"the classifier of node {k} does not fit this tree's settings ({exc})") from None
+            left, right = node.children
+            out[left] = q * out[k]
+            out[right] = out[k] - out[left]
+        return out
 
     def path(self, k: int) -> list[int]:
         out = [k]
@@ -161,6 +216,7 @@ class Tree:
             if getattr(node, name) is not st[name]:
                 setattr(node, name, list(st[name]))
         node.nets = st.get("nets")
+        node.classifier = st.get("classifier")
         s_l = st["s_l"]
         ids = (len(self.nodes), len(self.nodes) + 1)
         fakes = node.split_fakes[-1]
@@ -192,7 +248,50 @@ class Tree:
         one, never a half-written file, even if the process is killed mid-save;
         a file changed after it was written fails to load.
         """
-        return save_checked(path, self.state_dict())
+        path = save_checked(path, self.state_dict())
+        self._save_classifiers(path.with_name(CLASSIFIERS))
+        return path
+
+    def _split_key(self, k: int) -> str:
+        """What binds a kept classifier to its split: a digest of the memberships it made."""
+        return digest({"s_l": self.nodes[self.nodes[k].children[0]].membership})
+
+    def _save_classifiers(self, file: Path) -> None:
+        """Write classifiers.pt when the tree has classifiers it has not written there yet."""
+        have = {self.nodes[k].path: k for k in self.splits if self.nodes[k].classifier is not None}
+        if not have or getattr(self, "_classifiers_saved", None) == (str(file), tuple(sorted(have))):
+            return
+        save_checked(file, {"format": CLASSIFIERS_FORMAT, "version": 1, "splits": {
+            p: {"key": self._split_key(k), "classifier": self.nodes[k].classifier} for p, k in have.items()}})
+        self._classifiers_saved = (str(file), tuple(sorted(have)))
+
+    def _load_classifiers(self, file: Path) -> None:
+        """Attach the classifiers of ``file`` to the splits they were made by; a damaged file is ignored
+        with a warning (the tree still loads; :meth:`route` says why it cannot route)."""
+        if not file.exists():
+            return
+        try:
+            if not file.is_file():
+                raise ValueError("not a regular file")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                d = torch.load(file, map_location="cpu", weights_only=True)
+            if not isinstance(d, dict) or d.get("format") != CLASSIFIERS_FORMAT:
+                raise ValueError("not a classifiers file")
+            problem = checksum_problem(d)
+            if problem is not None:
+                raise ValueError(problem)
+            by_path = {n.path: n for n in self.nodes}
+            for p, e in dict(d["splits"]).items():
+                node = by_path.get(p)
+                if node is not None and node.children is not None and e["key"] == self._split_key(node.id) \
+                        and isinstance(e["classifier"], dict) and e["classifier"].get("mode") in ("mgan", "pair"):
+                    node.classifier = e["classifier"]
+        except Exception as exc:   # noqa: BLE001 - whatever is wrong, the tree is still the tree
+            self.classifier_problem = f"{file} was not used: {exc}"
+            log.warning("ignoring the classifiers of %s: %s", file, exc)
+            return
+        self._classifiers_saved = (str(file), tuple(sorted(n.path for n in self.nodes if n.classifier is not None)))
 
     @classmethod
     def load(cls, path) -> "Tree":
@@ -252,6 +351,7 @@ class Tree:
                 if node.children is not None:
                     for j, c in enumerate(node.children):
                         tree.nodes[c].path = node.path + str(j)
+            tree._load_classifiers(path.with_name(CLASSIFIERS))
         except KeyError as exc:
             raise ValueError(f"{path} is an incomplete tree file: the entry {exc} is missing") from exc
         except (TypeError, IndexError, AttributeError, ValueError) as exc:

@@ -242,7 +242,7 @@ def test_a_misspelt_dataset_is_an_error_never_fashion_mnist():
         with pytest.raises(ValueError, match=f"unknown data set '{bad}'; accepted: mnist, fashion-mnist, sop"):
             get_settings("quick", bad)
         with pytest.raises(ValueError, match="unknown data set"):
-            HCMGAN(dataset=bad)
+            HCMGAN(dataset=bad).fit(torch.zeros(4, 28, 28))
     with pytest.raises(TypeError, match="dataset must be a name"):
         get_settings("quick", 3)
     fm = get_settings("paper", "fashion-mnist")

@@ -118,3 +118,21 @@ def test_explore_with_images_and_without_labels(grown):
     assert len(w.node_stack.children) == len(bare.nodes)
     assert torch.equal(torch.tensor(explorer_summary(bare)["cuts"][-1]["sizes"]),
                        torch.bincount(bare.predict(), minlength=bare.n_leaves))
+
+
+def test_each_node_shows_the_held_out_images_the_tree_routes_there(grown):
+    tree, _, data = grown
+    held = data.images.flip(-1)[:40]   # images the tree never saw (mirrored), as a tensor in [-1, 1]
+    from hcmgan_lite import from_tensor
+    w = explore(tree, dpi=20, held_out=from_tensor(held, value_range=(-1, 1)))
+    routed = tree.route(from_tensor(held, value_range=(-1, 1)), device="cpu")
+    for k, view in zip(w.node_ids, w.node_stack.children):
+        last = view.children[-1]
+        assert "Held-out images routed here" in last.children[0].value
+        assert f"mass {float(routed[k].sum()):,.1f} of 40" in last.children[0].value
+        assert any(is_png(c) for c in last.children) == (float(routed[k].sum()) > 0)
+    bare = Tree.load(grown[1])
+    for n in bare.nodes:
+        n.classifier = None
+    with pytest.raises(ValueError, match="cannot route"):
+        explore(bare, held_out=held)

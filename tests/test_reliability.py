@@ -206,7 +206,8 @@ def test_checkpoint_is_plain_data(grown):
 
 def test_no_temporary_file_left_after_a_run(grown):
     _, run = grown
-    assert sorted(p.name for p in run.iterdir()) == [".lock", "tree.pt"]   # the lock file stays; it is never stale
+    # the lock file stays (it is never stale); classifiers.pt holds the splits' classifiers
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "classifiers.pt", "tree.pt"]
 
 
 def test_failed_save_keeps_the_previous_file(grown, tmp_path, monkeypatch):
@@ -224,7 +225,7 @@ def test_failed_save_keeps_the_previous_file(grown, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         tree.save(path)
     monkeypatch.setattr(torch, "save", real_save)
-    assert path.read_bytes() == good and sorted(p.name for p in tmp_path.iterdir()) == ["tree.pt"]
+    assert path.read_bytes() == good and sorted(p.name for p in tmp_path.iterdir()) == ["classifiers.pt", "tree.pt"]
 
 
 def test_stale_temporary_file_removed_on_resume(grown, data, settings, tmp_path):
@@ -365,8 +366,9 @@ BAD_INPUTS = {
                                          "got 6 images but 5 labels"),
     "estimator: ImageData + 5 labels": (lambda: HCMGAN(2, progress=False, **TINY).fit(_hand_made(), y=[0, 1, 0, 1, 0]),
                                         "labels have length 5 but there are 6 images; need one label per image"),
-    "estimator: n_clusters=0": (lambda: HCMGAN(0), "n_clusters must be an integer >= 2, got 0"),
-    "estimator: lr_g='fast'": (lambda: HCMGAN(2, lr_g="fast"), "setting lr_g must be a number, got 'fast'"),
+    "estimator: n_clusters=0": (lambda: HCMGAN(0).fit(_images()), "n_clusters must be an integer >= 2, got 0"),
+    "estimator: lr_g='fast'": (lambda: HCMGAN(2, lr_g="fast").fit(_images()),
+                               "setting lr_g must be a number, got 'fast'"),
     # grow_tree
     "grow_tree: n_leaves=1": (lambda: grow_tree(_hand_made(), 1, get_settings(**TINY), CPU), "n_leaves must be an integer >= 2, got 1"),
     "grow_tree: n_leaves=2.5": (lambda: grow_tree(_hand_made(), 2.5, get_settings(**TINY), CPU), "integer >= 2, got 2.5"),

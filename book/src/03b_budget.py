@@ -85,6 +85,37 @@ lines += [f"* Refined threes vs fives, {s}." for s in hc.results.compare(refined
 Markdown("\n".join(lines))
 
 # %% [markdown]
+# ## bf16 on the CPU
+#
+# The row "bf16 autocast" trains every step in bf16 (`amp=True`), which this
+# CPU computes natively (AVX512-BF16); the losses, the weights, the
+# re-estimation and the memberships stay fp32. No profile turns it on. The
+# speed of one step in each precision, measured with
+# `python benchmarks/bench.py --precision` on two cores (GFLOP per step counted
+# by `torch.utils.flop_counter`), and what the ablation above says of its
+# quality:
+
+# %%
+prec = hc.results.load(Path("../benchmarks/results/precision-cpu-2cores.json"))[0]
+fp32 = {(r["kind"], r["width"]): r["ms_per_step"] for r in prec["rows"] if r["mode"] == "fp32"}
+table = ["| step | width | precision | ms per step | speed-up | GFLOP/s |", "|---|---|---|---|---|---|"]
+table += [f"| {'raw split' if r['kind'] == 'mgan' else 'refinement'} | {r['width']} | {r['mode']} | "
+          f"{r['ms_per_step']:.0f} | {fp32[(r['kind'], r['width'])] / r['ms_per_step']:.2f}x | {r['gflop_s']:.0f} |"
+          for r in prec["rows"]]
+bf = {name: next((r for r in rows[name] if r["variant"].startswith("bf16")), None) for name in rows}
+q = {name: next(r for r in rows[name] if r["variant"] == "quick profile") for name in rows}
+said = []
+for what, name, m in (("threes vs fives", "running-example", "acc"), ("Fashion-MNIST root", "fmnist-root", "purity")):
+    if bf[name]:
+        b, f = bf[name][f"{m}_raw"], q[name][f"{m}_raw"]
+        near = abs(b["mean"] - f["mean"]) <= 2 * max(f["std"], 1e-9)
+        said.append(f"{what}: {m.replace('acc', 'ACC')} {b['mean']:.3f} under bf16 against {f['mean']:.3f} in fp32 "
+                    f"({bf[name]['n']} and {q[name]['n']} seeds; the fp32 seeds' standard deviation {f['std']:.3f}), "
+                    + ("within" if near else "outside") + " two standard deviations of fp32")
+Markdown(f"On {prec['device']} (torch {prec['torch']}, {prec['threads']} threads):\n\n" + "\n".join(table)
+         + "\n\n" + ("Quality: " + "; ".join(said) + "." if said else ""))
+
+# %% [markdown]
 # ## What does more training buy?
 #
 # The quick profile trains each GAN for 300 to 1,600 steps; the paper's

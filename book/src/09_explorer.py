@@ -109,8 +109,23 @@ plt.show()
 #   with ACC and NMI of that clustering and the class-mass bars of its
 #   clusters.
 
+# * **Held-out images.** Every split kept its classifier, so the tree also
+#   sends images it never saw down to its nodes (`tree.route`). Given such
+#   images (`held_out=`), each node's view ends with those it receives: drawn
+#   by their routed membership, with their mass and how many of them it holds
+#   more than any other node of its depth. Below: 200 images of each class that
+#   the tree was not grown on.
+
 # %%
-explore(tree, images=images)
+from pathlib import Path
+from hcmgan_lite import load_dataset
+folder = Path(saved).parent if Path(saved).is_file() else Path(saved)
+cfg = runs.read_config(folder) if (folder / "config.json").is_file() else None
+held = None
+if cfg and tree.has_classifiers:   # the rest of its data set, 200 images per class
+    rest = load_dataset(cfg["dataset"]).unseen(classes=cfg.get("classes"), per_class=cfg.get("per_class"))
+    held = rest.subset(per_class=200)
+explore(tree, images=images, held_out=held)
 
 # %% [markdown]
 # Both pickers are linked to their views with `ipywidgets.jslink`,
