@@ -67,6 +67,19 @@ fm = tables.results_rows("fashion-mnist")      # the paper, then the committed r
 Markdown(tables.results_markdown(fm))
 
 # %% [markdown]
+# The quick-profile tree also clusters the 60,000 Fashion-MNIST images it was
+# not grown on, through the classifiers its splits kept ({doc}`06_fashion_mnist`,
+# `benchmarks/held_out.py`):
+
+# %%
+ho = results.load("results/held-out/fashion-mnist-quick-s0.json")[0]
+h, k = ho["hcmgan"], ho["kmeans"]
+Markdown(f"On its {ho['own_images']:,} own images ACC {h['own']['acc']:.3f} / NMI {h['own']['nmi']:.3f}; on the "
+         f"{ho['held_out_images']:,} held-out images ACC {h['held_out']['acc']:.3f} / NMI {h['held_out']['nmi']:.3f}. "
+         f"k-means fitted on the same {ho['own_images']:,} images: {k['own']['acc']:.3f} / {k['own']['nmi']:.3f} on "
+         f"them, {k['held_out']['acc']:.3f} / {k['held_out']['nmi']:.3f} on the held-out images.")
+
+# %% [markdown]
 # ## MNIST
 
 # %%
