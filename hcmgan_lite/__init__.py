@@ -10,17 +10,20 @@ that runs on CPU and GPU alike.  The public API, in one place (``__all__``):
   ``split_entropy``, ``grow_tree``, ``Tree``, ``Node``, ``RunDirInUse``, ``HCMGAN`` (scikit-learn style)
 * metrics: ``evaluate``, ``cluster_acc``, ``nmi``, ``ari``, ``mean_per_class_acc``, ``majority_side_purity``,
   ``class_mass_table``
+* the tree as a tree: ``dendrogram_purity``, ``leaf_purity``, ``hierarchy_scores``, ``Hierarchy`` (any tree of
+  clusters: HC-MGAN's, Ward's merge list, DeepECT's)
 * modules: ``figures``, ``runs`` (fit, report, reopen run dirs: what the command line runs), ``results``
   (reports and split results of any run: load, flatten, summarise over seeds, table, compare), ``tables`` (the
   book's catalogue of committed runs and the tables built from it), ``explore`` (ipywidgets, imported on use)
 
-Layering (each module imports only those above it): storage, settings, progress, schedule, metrics, data ->
+Layering (each module imports only those above it): storage, settings, progress, schedule, metrics, hierarchy, data ->
 models -> training -> networks, split -> tree -> parallel -> growth -> estimator, figures -> runs,
 results -> predict, tables;
 explorer and the command line (``__main__``) on top.
 """
 from .data import ImageData, find_data_root, from_tensor, load_dataset, load_fashion_mnist, load_mnist, load_sop
 from .growth import RunDirInUse, grow_tree
+from .hierarchy import Hierarchy, dendrogram_purity, hierarchy_scores, leaf_purity
 from .metrics import ari, class_mass_table, cluster_acc, evaluate, majority_side_purity, mean_per_class_acc, nmi
 from .settings import PAPER_TEXT, Settings, get_settings, paper_text, pick_device
 from .split import split_entropy
@@ -35,6 +38,7 @@ __all__ = [
     "CollapseError", "SplitGAN", "raw_split", "refine", "split_entropy", "grow_tree", "Tree", "Node",
     "RunDirInUse", "HCMGAN",
     "ari", "class_mass_table", "cluster_acc", "evaluate", "majority_side_purity", "mean_per_class_acc", "nmi",
+    "Hierarchy", "dendrogram_purity", "hierarchy_scores", "leaf_purity",
     "figures", "runs", "results", "tables", "explore",
 ]
 

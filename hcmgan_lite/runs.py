@@ -3,9 +3,10 @@
 The command line (``python -m hcmgan_lite``) is a thin layer over these
 functions; they also measure one split on its own (:func:`split_experiment`,
 the raw-split chapter's ablations) and compute the baselines (k-means and
-Ward on the raw pixels of the same images).
+Ward on the raw pixels of the same images). Reports hold the tree's dendrogram and leaf purity, and
+Ward's (:mod:`hcmgan_lite.hierarchy`).
 
-Imports: data, metrics, settings, growth, tree, training, split, storage and networks (a split's saved
+Imports: data, metrics, hierarchy, settings, growth, tree, training, split, storage and networks (a split's saved
 networks), figures (the tree figure of a report).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch
 
 from .data import ImageData, load_dataset
 from .growth import checked_executor, checked_run_dir, data_digest, grow_tree, run_lock
+from .hierarchy import Hierarchy, cut_purity, dendrogram_purity, hierarchy_scores, leaf_purity, ward_tree
 from .metrics import class_mass_table, evaluate, majority_side_purity
 from .settings import get_settings, pick_device
 from .tree import Tree
@@ -337,16 +339,21 @@ def two_means(dataset: str, classes=None, per_class: int | None = None, root=Non
 
 def baselines(data: ImageData, n_clusters: int, seed: int = 0, ward_max: int = 20000) -> dict:
     """k-means and agglomerative (Ward) clustering on the raw pixels of the same images."""
-    from sklearn.cluster import AgglomerativeClustering, KMeans
+    from sklearn.cluster import KMeans
     X = data.images.reshape(len(data), -1).cpu().numpy()
     out = {}
     t = time.perf_counter()
     km = KMeans(n_clusters, n_init=10, random_state=seed).fit_predict(X)
     out["k-means"] = {**evaluate(data.labels, km), "seconds": time.perf_counter() - t}
+    out["k-means"]["leaf_purity"] = cut_purity(data.labels, km)
     if len(X) <= ward_max:  # Ward needs O(N^2) memory
         t = time.perf_counter()
-        ward = AgglomerativeClustering(n_clusters, linkage="ward").fit_predict(X)
-        out["ward"] = {**evaluate(data.labels, ward), "seconds": time.perf_counter() - t}
+        merges = ward_tree(X)   # the full tree: scored whole, and cut at n_clusters
+        cut = Hierarchy.from_merges(merges, len(X), n_clusters)
+        out["ward"] = {**evaluate(data.labels, cut.leaf_of), "seconds": time.perf_counter() - t,
+                       "dendrogram_purity_full": dendrogram_purity(data.labels, Hierarchy.from_merges(merges, len(X))),
+                       "dendrogram_purity": dendrogram_purity(data.labels, cut),
+                       "leaf_purity": leaf_purity(data.labels, cut)}
     return out
 
 
@@ -388,6 +395,7 @@ def report(run_dir, with_baselines: bool = False, root=None, figure: bool = True
            "environments": tree.envs,
            "torch": tree.env.get("torch", torch.__version__), "settings": tree.settings.to_dict(),
            "scores": tree_scores(tree), "splits": split_purities(tree),
+           "hierarchy": hierarchy_scores(tree.labels, tree) if tree.labels is not None and tree.splits else {},
            "leaf_sizes": torch.bincount(tree.predict(), minlength=tree.n_leaves).tolist(),   # images per leaf (argmax)
            "retries": sum(len(n.retries) for n in tree.nodes)}
     if tree.labels is not None:   # where each class's mass went: a row per leaf, % of the class's mass
@@ -443,6 +451,20 @@ def report_markdown(rep: dict) -> str:
         lines += ["| method | ACC | NMI | ARI | mean per-class ACC |", "|---|---|---|---|---|"]
         lines += [f"| {name} | {r['acc']:.3f} | {r['nmi']:.3f} | {r['ari']:.3f} | {r['mean_per_class_acc']:.3f} |"
                   for name, r in rows]
+        lines.append("")
+    h = rep.get("hierarchy") or {}
+    if h:   # the tree itself: dendrogram and leaf purity (hcmgan_lite.hierarchy), beside Ward's
+        k = rep["n_leaves"]
+        rows = [(f"HC-MGAN ({k} leaves)", f"{h['dendrogram_purity']:.3f}", f"{h['leaf_purity']:.3f}")]
+        w = rep.get("baselines", {}).get("ward", {})
+        if "dendrogram_purity" in w:
+            rows += [(f"Ward, cut at {k} clusters", f"{w['dendrogram_purity']:.3f}", f"{w['leaf_purity']:.3f}"),
+                     ("Ward, full tree (a leaf per image)", f"{w['dendrogram_purity_full']:.3f}", "")]
+        lines += ["| tree | dendrogram purity | leaf purity |", "|---|---|---|"]
+        lines += [f"| {name} | {dp} | {lp} |" for name, dp, lp in rows]
+        if "dendrogram_purity_soft" in h:
+            lines.append(f"\nHC-MGAN's soft memberships: dendrogram purity {h['dendrogram_purity_soft']:.3f}, "
+                         f"leaf purity {h['leaf_purity_soft']:.3f}.")
         lines.append("")
     if rep["splits"]:
         lines += ["| split node | children | mass | purity after raw split | after refinement | retries |",

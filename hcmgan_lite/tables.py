@@ -19,7 +19,7 @@ import numpy as np
 from .results import cell, data_label, flatten, load, stats, summarise, table
 from .runs import PAPER_TABLE1
 
-__all__ = ["results_rows", "results_markdown", "verdicts", "seed_section", "ablation_markdown",
+__all__ = ["results_rows", "results_markdown", "hierarchy_rows", "hierarchy_markdown", "verdicts", "seed_section", "ablation_markdown",
            "refinement_markdown", "refinement_summary", "COMMITTED_SEEDS", "GPU_RUNS", "FEW_CLASS_SEEDS"]
 
 
@@ -70,7 +70,7 @@ FEW_CLASS_SEEDS = (
                 ("Trouser", "Bag", "Sneaker", "T-shirt/top"), 1000),
 )
 
-_DEEP = "`python benchmarks/deep_baselines.py {} --method idec --seeds {} --out book/results/deep-baselines`"
+_DEEP = "`python benchmarks/deep_baselines.py {} --method {} --seeds {} --out book/results/deep-baselines`"
 
 
 def fit_command(args: str, seed="S") -> str:
@@ -130,7 +130,10 @@ def deep_baseline_rows(reports: list[dict], command: str) -> list[dict]:
     schedule = (f"ClustPy {r0.get('clustpy', '?')} defaults on the pixels scaled to {r0.get('pixels', '[0, 1]')}: "
                 f"feed-forward autoencoder to {p['embedding_size']} dimensions, {p['pretrain_epochs']} pre-training "
                 f"and {p['clustering_epochs']} clustering epochs, batch {p['batch_size']}")
-    return [{"data": data_label(r0), "method": f"{r0['method']} (deep clustering baseline)", "schedule": schedule,
+    if "max_n_leaf_nodes" in p:
+        schedule += f", a tree grown to {p['max_n_leaf_nodes']} leaves and cut to {r0['config']['n_clusters']}"
+    kind = "hierarchical deep clustering baseline" if "trees" in r0 else "deep clustering baseline"
+    return [{"data": data_label(r0), "method": f"{r0['method']} ({kind})", "schedule": schedule,
              "seeds": [r["config"]["seed"] for r in reports],
              "acc": stats([r["scores"]["acc"] for r in reports]), "nmi": stats([r["scores"]["nmi"] for r in reports]),
              "seconds": float(np.mean([r["seconds"] for r in reports])),
@@ -166,9 +169,10 @@ def _committed_rows(results: Path, dataset: str, data_args: str) -> list[dict]:
             cmd = f'`bash scripts/seeds.sh book/results/{folder} {dataset} "{args}" {seeds}`'
             rows = result_rows(data_label(reps[0]), reps, cmd, label)
             out += rows if with_baselines else rows[:1]
-    deep = _committed(results / "deep-baselines", f"{dataset}-idec-s*.json")
-    out += deep_baseline_rows(deep, _DEEP.format(" ".join(a for a in (dataset, data_args) if a),
-                                                 " ".join(str(r["config"]["seed"]) for r in deep)))
+    for method in ("idec", "deepect"):
+        deep = _committed(results / "deep-baselines", f"{dataset}-{method}-s*.json")
+        out += deep_baseline_rows(deep, _DEEP.format(" ".join(a for a in (dataset, data_args) if a), method,
+                                                     " ".join(str(r["config"]["seed"]) for r in deep)))
     for folder, label, command in GPU_RUNS:
         for subset in ("all", "1000"):
             reps = _committed(results / folder, f"{dataset}-{subset}-s*.json")
@@ -328,4 +332,68 @@ def refinement_markdown(res: dict) -> str:
         lines += ["", f"Purity rose in {sm['rose']} of {sm['n']} splits; the change was {sm['mean_change']:+.3f} "
                       f"on average (from {sm['min_change']:+.3f} to {sm['max_change']:+.3f}); the guard would keep "
                       f"{sm['kept_by_guard']} of the {sm['n']} refinements."]
+    return "\n".join(lines)
+
+
+# ---- the hierarchy table ---------------------------------------------------------------------
+TREEVAE = {"mnist": 0.879, "fashion-mnist": 0.534}   # TreeVAE's published dendrogram purity (its own test split)
+
+
+def hierarchy_rows(dataset: str, results="results", tree_run: str | None = None) -> list[dict]:
+    """Trees on the same images, scored as trees: HC-MGAN's committed tree (``trees/<dataset>-quick-s0``) with its
+    report's Ward and k-means, DeepECT's seeds (``deep-baselines``), and TreeVAE's published number (its data).
+    Each row: method, images, seeds, ACC, NMI, dendrogram purity, leaf purity (mean ± std), minutes."""
+    results = Path(results)
+    one = lambda v: None if v is None else {"mean": v, "std": 0.0, "n": 1}  # noqa: E731
+    rows = []
+    run = results / (tree_run or f"trees/{dataset}-quick-s0")
+    if (run / "report.json").is_file():
+        import json
+        rep = json.loads((run / "report.json").read_text())
+        h, f, k = rep.get("hierarchy") or {}, rep["scores"]["final"], rep["n_leaves"]
+        what = f"{rep['n_images']:,}"
+        prof = rep["config"].get("profile", "?")
+        rows.append({"method": f"HC-MGAN Lite ({prof} profile, {k} leaves)", "images": what, "seeds": "0",
+                     "acc": one(f["acc"]), "nmi": one(f["nmi"]), "dp": one(h.get("dendrogram_purity")),
+                     "lp": one(h.get("leaf_purity")), "minutes": rep["seconds"] / 60})
+        b = rep.get("baselines", {})
+        if "dendrogram_purity" in b.get("ward", {}):
+            w = b["ward"]
+            rows.append({"method": f"Ward, its tree cut at {k} clusters", "images": what, "seeds": "",
+                         "acc": one(w["acc"]), "nmi": one(w["nmi"]), "dp": one(w["dendrogram_purity"]),
+                         "lp": one(w["leaf_purity"]), "minutes": w["seconds"] / 60})
+            rows.append({"method": "Ward, its full tree (a leaf per image)", "images": what, "seeds": "",
+                         "acc": None, "nmi": None, "dp": one(w["dendrogram_purity_full"]), "lp": None,
+                         "minutes": w["seconds"] / 60})
+        if "leaf_purity" in b.get("k-means", {}):
+            km = b["k-means"]
+            rows.append({"method": f"k-means, {k} clusters (flat: no tree)", "images": what, "seeds": "0",
+                         "acc": one(km["acc"]), "nmi": one(km["nmi"]), "dp": None, "lp": one(km["leaf_purity"]),
+                         "minutes": km["seconds"] / 60})
+    deep = _committed(results / "deep-baselines", f"{dataset}-deepect-s*.json")
+    if deep and all("dendrogram_purity" in r["trees"]["cut"] for r in deep):
+        seeds = ", ".join(str(r["config"]["seed"]) for r in deep)
+        for name, label in (("cut", "DeepECT, its tree cut to {} leaves"), ("full", "DeepECT, its full tree ({} leaves)")):
+            ts = [r["trees"][name] for r in deep]
+            flat = name == "cut"
+            rows.append({"method": label.format(ts[0]["n_leaves"]), "images": f"{deep[0]['n_images']:,}", "seeds": seeds,
+                         "acc": stats([t["scores"]["acc"] for t in ts]) if flat else None,
+                         "nmi": stats([t["scores"]["nmi"] for t in ts]) if flat else None,
+                         "dp": stats([t["dendrogram_purity"] for t in ts]), "lp": stats([t["leaf_purity"] for t in ts]),
+                         "minutes": float(np.mean([r["seconds"] for r in deep])) / 60})
+    if dataset in TREEVAE:
+        rows.append({"method": "TreeVAE (published: its own test split and training)", "images": "10,000 (test)",
+                     "seeds": "paper", "acc": None, "nmi": None, "dp": one(TREEVAE[dataset]), "lp": None,
+                     "minutes": None})
+    return rows
+
+
+def hierarchy_markdown(rows: list[dict]) -> str:
+    """The hierarchy table: ACC, NMI, dendrogram purity, leaf purity (mean ± std over seeds), minutes per run."""
+    c = lambda v: "" if v is None else cell(v)  # noqa: E731
+    lines = ["| method | images | seeds | ACC | NMI | dendrogram purity | leaf purity | minutes |",
+             "|---|---|---|---|---|---|---|---|"]
+    mins = lambda m: "" if m is None else f"{m:.1f}"  # noqa: E731
+    lines += [f"| {r['method']} | {r['images']} | {r['seeds']} | {c(r['acc'])} | {c(r['nmi'])} | {c(r['dp'])} | "
+              f"{c(r['lp'])} | {mins(r['minutes'])} |" for r in rows]
     return "\n".join(lines)
