@@ -19,7 +19,7 @@ import numpy as np
 from .results import cell, data_label, flatten, load, stats, summarise, table
 from .runs import PAPER_TABLE1
 
-__all__ = ["results_rows", "results_markdown", "hierarchy_rows", "hierarchy_markdown", "verdicts", "seed_section", "ablation_markdown",
+__all__ = ["results_rows", "results_markdown", "hierarchy_rows", "hierarchy_markdown", "hierarchy_verdicts", "verdicts", "seed_section", "ablation_markdown",
            "refinement_markdown", "refinement_summary", "COMMITTED_SEEDS", "GPU_RUNS", "FEW_CLASS_SEEDS"]
 
 
@@ -191,13 +191,20 @@ def _few_class_rows(results: Path, run: FewClassRun) -> list[dict]:
     return result_rows(data_label(reps[0]), reps, cmd, run.label)
 
 
-def results_rows(what: str, results="results") -> list[dict]:
+def results_rows(what: str, results="results", kind: str = "flat", tree_run: str | None = None) -> list[dict]:
     """The results table's rows, each with the command that reproduces it.
 
     ``what``: a data set (``"fashion-mnist"``, ``"mnist"``): the paper's Table 1, then the runs committed under
     ``results`` (``book/results``): the seed folders of :data:`COMMITTED_SEEDS` (``scripts/seeds.sh``), the IDEC
     baseline and the GPU runs of :data:`GPU_RUNS`. Or the name of a :data:`FEW_CLASS_SEEDS` run
-    (``"four classes"``): its trees, with k-means and Ward on the same images."""
+    (``"four classes"``): its trees, with k-means and Ward on the same images.
+
+    ``kind="hierarchy"``: the trees scored as trees instead (:func:`hierarchy_rows`; ``tree_run``, the HC-MGAN run
+    under ``results``); :func:`results_markdown` and :func:`verdicts` take either kind of rows."""
+    if kind == "hierarchy":
+        return hierarchy_rows(what, results, tree_run)
+    if kind != "flat":
+        raise ValueError(f"kind must be 'flat' or 'hierarchy', got {kind!r}")
     results = Path(results)
     few = {run.name: run for run in FEW_CLASS_SEEDS}
     if what in few:
@@ -215,6 +222,9 @@ def _short_device(name: str) -> str:
 def results_markdown(rows: list[dict]) -> str:
     """The results table: images, method, seeds, ACC, NMI (mean ± sample std over seeds), time per run, device,
     and a note number; under it the numbered notes, each a row's schedule and the command that reproduces it."""
+    if rows and "dp" in rows[0]:
+        return hierarchy_markdown(rows)
+
     def secs(s):
         return "" if s is None else (f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s")
     notes, shown = [], set()
@@ -259,7 +269,10 @@ def _verdict(rows: list[dict], hc: dict) -> str:
 def verdicts(rows: list[dict]) -> list[str]:
     """For every committed HC-MGAN Lite and deep-baseline row of a results table (not the paper's, not the
     baselines on the pixels): "what: n seeds, ACC / NMI against k-means' and Ward's on the same images (above or
-    below each)". ``what`` is the row's method without "HC-MGAN Lite, " and " (deep clustering baseline)"."""
+    below each)". ``what`` is the row's method without "HC-MGAN Lite, " and " (deep clustering baseline)".
+    Rows of ``results_rows(..., kind="hierarchy")``: :func:`hierarchy_verdicts`."""
+    if rows and "dp" in rows[0]:
+        return hierarchy_verdicts(rows)
     out = []
     for r in rows:
         if r["paper"] or " on the pixels" in r["method"]:
@@ -397,3 +410,29 @@ def hierarchy_markdown(rows: list[dict]) -> str:
     lines += [f"| {r['method']} | {r['images']} | {r['seeds']} | {c(r['acc'])} | {c(r['nmi'])} | {c(r['dp'])} | "
               f"{c(r['lp'])} | {mins(r['minutes'])} |" for r in rows]
     return "\n".join(lines)
+
+
+def hierarchy_verdicts(rows: list[dict]) -> list[str]:
+    """Computed sentences: where HC-MGAN's tree is below (or above) each peer's on dendrogram and leaf purity."""
+    hc = next((r for r in rows if r["method"].startswith("HC-MGAN")), None)
+    if hc is None or hc["dp"] is None:
+        return []
+    out = []
+    for r in rows:
+        if r is hc or r["dp"] is None or r["seeds"] == "paper":
+            continue
+        parts = []
+        for key, name in (("dp", "dendrogram purity"), ("lp", "leaf purity")):
+            if r[key] is not None and hc[key] is not None:
+                d = hc[key]["mean"] - r[key]["mean"]
+                parts.append(f"{name} {hc[key]['mean']:.3f} against {r[key]['mean']:.3f} "
+                             f"({'above' if d > 0 else 'below'} by {abs(d):.3f})")
+        if parts:
+            out.append(f"HC-MGAN's tree against {r['method']}: " + "; ".join(parts) + ".")
+    paper = next((r for r in rows if r["seeds"] == "paper"), None)
+    if paper is not None:
+        out.append(f"TreeVAE's published dendrogram purity, {paper['dp']['mean']:.3f}, is "
+                   f"{'above' if paper['dp']['mean'] > hc['dp']['mean'] else 'below'} this tree's "
+                   f"{hc['dp']['mean']:.3f} (other images and training: a reference, not a comparison on the "
+                   "same images).")
+    return out

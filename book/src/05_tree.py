@@ -126,19 +126,111 @@ fig = figures.split_progression(tree.nodes[0].history, tree.nodes[0].membership,
 plt.show()
 
 # %% [markdown]
-# ## Cutting the tree at any number of clusters
+# ## Every granularity from one tree
+#
+# One tree answers every number of clusters: cut it at $k$ leaves by undoing
+# its latest splits (`tree.cut(k)`). Ward's agglomerative tree can be cut the
+# same way; k-means must be fitted again for every $k$. The figure scores the
+# three on the tree's own images at $k = 2 \ldots 10$: ACC, NMI, and the
+# **purity of the cut** (each cluster's majority class, image-weighted). The
+# HC-MGAN lines are computed here from the tree; Ward's and k-means' come from
+# `benchmarks/granularity.py` (committed in `book/results/hierarchy/`):
+#
+# ```bash
+# python benchmarks/granularity.py book/results/trees/fashion-mnist-quick-s0 --out book/results/hierarchy
+# ```
 
 # %%
-scores = runs.tree_scores(tree)["per_cut"]
-ks = sorted(scores)
-fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(ks, [scores[k]["acc"] for k in ks], "o-", label="ACC")
-ax.plot(ks, [scores[k]["nmi"] for k in ks], "s-", label="NMI")
-ax.set_xlabel("number of clusters (leaves)"); ax.set_ylim(0, 1); ax.grid(alpha=.3); ax.legend()
-ax.set_title("Scores as the tree grows")
+from hcmgan_lite import hierarchy
+ks = list(range(2, tree.n_leaves + 1))
+cuts = hierarchy.every_cut(tree.labels, tree.cut, ks)          # one tree, every k
+peers_file = Path("results/hierarchy") / f"{Path(TREE).name}.json"
+peers = json.loads(peers_file.read_text()) if peers_file.is_file() else {"scores": {}}
+same = peers.get("n_images") == tree.n_images and all(
+    abs(peers["scores"]["HC-MGAN"][str(k)]["acc"] - cuts[k]["acc"]) < 1e-9 for k in ks)
+res = {"ks": ks, "scores": {"HC-MGAN": {str(k): v for k, v in cuts.items()},
+                            **({m: peers["scores"][m] for m in ("Ward", "k-means")} if same else {})}}
+fig = hierarchy.granularity_figure(res, f"{tree.n_images:,} Fashion-MNIST images")
 plt.show()
-labels_4 = tree.predict(4)          # the clustering with 4 clusters: undo the last 6 splits
-print("4-cluster sizes:", labels_4.bincount().tolist())
+labels_4 = tree.cut(4)          # the clustering with 4 clusters: undo the last 6 splits
+print("4-cluster sizes:", labels_4.bincount().tolist(), "| peers shown:", same)
+
+# %%
+from IPython.display import display
+if same:
+    km, wd = peers["scores"]["k-means"], peers["scores"]["Ward"]
+    win = {m: sum(cuts[k]["acc"] >= peers["scores"][m][str(k)]["acc"] for k in ks) for m in ("Ward", "k-means")}
+    best = max(ks, key=lambda k: cuts[k]["acc"] - km[str(k)]["acc"])
+    root = ("above both" if cuts[2]["nmi"] > max(wd["2"]["nmi"], km["2"]["nmi"]) else "not above both")
+    display(Markdown(
+        f"HC-MGAN's cuts match or beat Ward's in ACC at {win['Ward']} of the {len(ks)} values of k, and k-means "
+        f"refitted at each k at {win['k-means']}; its best k against k-means is {best} ({cuts[best]['acc']:.3f} "
+        f"against {km[str(best)]['acc']:.3f}). At k = 2 its NMI, {cuts[2]['nmi']:.3f}, is {root} of Ward's "
+        f"({wd['2']['nmi']:.3f}) and k-means' ({km['2']['nmi']:.3f}). At k = {ks[-1]}: ACC {cuts[ks[-1]]['acc']:.3f} "
+        f"against Ward's {wd[str(ks[-1])]['acc']:.3f} and k-means' {km[str(ks[-1])]['acc']:.3f}."))
+
+# %% [markdown]
+# ## Is the hierarchy any good? Dendrogram purity
+#
+# ACC and NMI score one cut. The hierarchical clustering literature scores the
+# tree itself. **Dendrogram purity** (Heller & Ghahramani, 2005; used by
+# DeepECT and TreeVAE) takes every pair of images of the same class, finds the
+# lowest node above both, and asks what share of that node's images is of the
+# pair's class; it averages over the pairs. Two images in the same leaf have
+# that leaf as their lowest common node. A tree that splits a class high up
+# pays for it on every pair across the split. **Leaf purity** is the purity of
+# the leaves as a flat clustering.
+#
+# It need not be counted pair by pair. With $n_{v,c}$ images of class $c$
+# under node $v$, the pairs of class $c$ whose lowest common node is $v$ number
+# $\binom{n_{v,c}}{2} - \sum_{u \in \text{children}(v)} \binom{n_{u,c}}{2}$,
+# and each of them scores $n_{v,c} / n_v$. A small example: nine images of
+# classes a, b, c; the root splits into L (a a a a b) and R (b b c c), and L
+# into L1 (a a a) and L2 (a b).
+
+# %%
+# nodes: 0 root, 1 L, 2 R, 3 L1, 4 L2; leaf_of: the leaf of each image
+import numpy as np
+y = ["abc".index(c) for c in "aaa" "ab" "bbcc"]
+toy = hc.Hierarchy(parent=[-1, 0, 0, 1, 1], leaf_of=[3, 3, 3, 4, 4, 2, 2, 2, 2])
+n, pairs = toy.class_counts(y)                 # nodes x classes: images, same-class pairs under each node
+meet = pairs.copy()
+for u in range(1, 5):
+    meet[toy.parent[u]] -= pairs[u]            # the pairs whose lowest common node is v
+for v, name in enumerate(["root", "L", "R", "L1", "L2"]):
+    for c in np.flatnonzero(meet[v]):
+        print(f"{name:4s} class {'abc'[c]}: {meet[v, c]:.0f} pair(s) meet here, each scoring "
+              f"{n[v, c]:.0f}/{n[v].sum():.0f}")
+print(f"{meet.sum():.0f} pairs; dendrogram purity {hc.dendrogram_purity(y, toy):.4f}, "
+      f"leaf purity {hc.leaf_purity(y, toy):.4f}")
+
+# %% [markdown]
+# The library counts it this way for any tree: HC-MGAN's (each image at the
+# leaf of its largest membership), a merge list such as Ward's, or
+# DeepECT's. A soft variant reads the memberships as probabilities of each
+# image lying under each node: the class counts become expected masses and
+# the pair counts expected pairs (on 0/1 memberships both equal the hard ones).
+
+# %%
+Code(inspect.getsource(hierarchy.Hierarchy.class_counts) + "\n" + inspect.getsource(hierarchy.dendrogram_purity),
+     language="python")
+
+# %% [markdown]
+# The committed tree beside other trees on the same 10,000 images: Ward's
+# (cut at 10 clusters, and whole), and DeepECT's (a hierarchical deep
+# clustering method, with ClustPy's defaults, its tree of 20 leaves cut to 10
+# with its own pruning), with TreeVAE's published number for reference (its
+# own test split and training). The Results page has the same table for MNIST.
+
+# %%
+from hcmgan_lite import tables
+hrows = tables.results_rows("fashion-mnist", "results", "hierarchy", tree_run=str(Path(TREE).relative_to("results"))
+                              if Path(TREE).is_relative_to("results") else None)
+mine = hierarchy.hierarchy_scores(tree.labels, tree)
+Markdown(tables.results_markdown(hrows) + f"\n\nThis tree, computed here: dendrogram purity "
+         f"{mine['dendrogram_purity']:.3f}, leaf purity {mine['leaf_purity']:.3f} (soft: "
+         f"{mine['dendrogram_purity_soft']:.3f} / {mine['leaf_purity_soft']:.3f}).\n\n"
+         + " ".join(tables.verdicts(hrows)))
 
 # %% [markdown]
 # ## Two extensions for short schedules
@@ -187,14 +279,15 @@ Markdown(results.table(paired, means_by="label") + "\n\n"
 # ## What we saw
 
 # %%
-fin = scores[tree.n_leaves]
+fin = cuts[tree.n_leaves]
 Markdown(f"""
 * Live, in this build: a 4-leaf tree of {small.n_images:,} images of four unlike classes ({PROFILE} profile, seed {SEED})
   took {small.seconds:.0f} s of training on {small.device}: ACC {small_scores['acc']:.3f} / NMI {small_scores['nmi']:.3f},
   against k-means' {small_kmeans['acc']:.3f} / {small_kmeans['nmi']:.3f} on the same pixels.
 * The committed {tree.n_leaves}-leaf tree of {tree.n_images:,} Fashion-MNIST images ({tree.settings.profile} profile,
   seed {tree.settings.seed}) took {tree.seconds / 60:.1f} min of training on {tree.env.get('device_name') or tree.device}.
-  With {tree.n_leaves} clusters: ACC {fin['acc']:.3f}, NMI {fin['nmi']:.3f}; with 2 clusters ACC {scores[2]['acc']:.3f}.
+  With {tree.n_leaves} clusters: ACC {fin['acc']:.3f}, NMI {fin['nmi']:.3f}; with 2 clusters ACC {cuts[2]['acc']:.3f}.
+  As a tree: dendrogram purity {mine['dendrogram_purity']:.3f}, leaf purity {mine['leaf_purity']:.3f}.
 * Its root split kept {splits[0]['purity_final']:.1%} of the mass on each class's majority side
   ({f"after the raw split: {splits[0]['purity_raw']:.1%}; {tree.settings.refinements} refinements per split"
     if tree.settings.refinements else "raw splits only: this profile grows trees without refinements"}).

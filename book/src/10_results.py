@@ -21,10 +21,12 @@
 #   small its node (`book/results/steps1600-fixed/`, two seeds, about twice
 #   the quick profile's CPU time; `book/results/steps3200-fixed/`, seed 0
 #   only, about five times: 1 h 40 min per tree with one thread).
-# * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) from the
-#   ClustPy library, an optional dependency, run on the same images for seeds
-#   0, 1 and 2 with `benchmarks/deep_baselines.py` (not in this build; its
-#   results kept in `book/results/deep-baselines/`).
+# * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) and the
+#   hierarchical DeepECT (Mautz et al., 2019) from the ClustPy library, an
+#   optional dependency, run on the same images with
+#   `benchmarks/deep_baselines.py` (not in this build; its results kept in
+#   `book/results/deep-baselines/`). DeepECT grows a tree of 20 leaves; its
+#   row is that tree cut to 10 with DeepECT's own pruning.
 # * **GPU** rows come from committed reports: `book/results/gpu-h200-provisional/`
 #   (one H200, the paper's networks, 2,500 steps per GAN, raw splits only;
 #   provisional until the `gpu` profile's reference run is committed in
@@ -56,7 +58,7 @@
 # which is which.
 
 # %%
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 from hcmgan_lite import results, runs, tables
 
 # %% [markdown]
@@ -85,6 +87,24 @@ Markdown(f"On its {ho['own_images']:,} own images ACC {h['own']['acc']:.3f} / NM
 # %%
 mn = tables.results_rows("mnist")
 Markdown(tables.results_markdown(mn))
+
+# %% [markdown]
+# ## The hierarchy: dendrogram and leaf purity
+#
+# The tables above score one cut of each tree. These score the trees
+# themselves ({doc}`05_tree` explains both measures with a worked example), on
+# the same images: the committed quick-profile tree, Ward's tree (cut at 10
+# clusters, and whole), k-means (flat, so leaf purity only), and DeepECT's
+# tree; TreeVAE's published dendrogram purity is there for reference (its own
+# test split and training, not these images). Ward's and k-means' numbers are
+# in the tree's report (`hcmgan report RUN --baselines`), DeepECT's in
+# `book/results/deep-baselines/`.
+
+# %%
+for ds, name in (("fashion-mnist", "Fashion-MNIST"), ("mnist", "MNIST")):
+    rows = tables.results_rows(ds, kind="hierarchy")
+    display(Markdown(f"**{name}**\n\n" + tables.results_markdown(rows) + "\n\n"
+                     + "\n".join(f"* {v}" for v in tables.verdicts(rows))))
 
 # %% [markdown]
 # ## What the quick profile does on four classes that look unlike each other
