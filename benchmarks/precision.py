@@ -3,6 +3,7 @@ for fp32 tensors, per step kind and width, with GFLOP per step and the share of 
 
     python benchmarks/precision.py              # quick and paper widths -> results/precision-<device>.json, .md
     python benchmarks/precision.py --small      # a few seconds: checks that everything runs (not a measurement)
+    python benchmarks/precision.py --compile --quick-only   # also torch.compile of the step (compile time kept)
 
 GFLOP per step are counted by ``torch.utils.flop_counter`` over one full step (D/C and G updates,
 forward and backward). The roofs are measured here too: a 4096 x 4096 matmul in fp32 and in bf16.
@@ -27,6 +28,7 @@ from hcmgan_lite.settings import cpu_has_bf16, get_settings  # noqa: E402
 from hcmgan_lite.training import SplitGAN  # noqa: E402
 
 MODES = ("fp32", "bf16 autocast", "oneDNN bf16 math")
+COMPILED = ("fp32 + torch.compile", "bf16 autocast + torch.compile")   # with --compile
 
 
 @contextlib.contextmanager
@@ -62,7 +64,8 @@ def step_flops(gan: SplitGAN, X, w) -> float:
 
 
 def row(kind: str, width: str, mode: str, X, steps: int, repeats: int, small: bool) -> dict:
-    s = get_settings(width, collapse_spread=0, collapse_loss=0, amp=(mode == "bf16 autocast"))   # no check ends a run
+    s = get_settings(width, collapse_spread=0, collapse_loss=0, amp=mode.startswith("bf16 autocast"),   # no check ends
+                     compile=mode.endswith("torch.compile"))                                            # a run
     if small:
         s = s.replace(g_width=s.g_width // 4, d_widths=tuple(v // 4 for v in s.d_widths), batch_size=8,
                       gen_batch_size=8)
@@ -70,8 +73,13 @@ def row(kind: str, width: str, mode: str, X, steps: int, repeats: int, small: bo
     gan = SplitGAN(kind, tuple(X.shape[1:]), s, torch.device("cpu"))
     w = torch.ones(1, len(X)) if kind == "mgan" else torch.stack([torch.full((len(X),), .5)] * 2)
     ctx = onednn_bf16 if mode == "oneDNN bf16 math" else contextlib.nullcontext
+    compile_s = None
     with ctx():
         gflop = step_flops(gan, X, w)
+        if s.compile:   # Settings.compile: the generators and the critics' trunk under torch.compile
+            t = time.perf_counter()
+            gan.train(X, w, 2, progress=False)   # the first steps compile (forward and backward)
+            compile_s = time.perf_counter() - t
         gan.train(X, w, max(2, steps // 4), progress=False)   # warm-up
         times = []
         for _ in range(repeats):
@@ -81,7 +89,8 @@ def row(kind: str, width: str, mode: str, X, steps: int, repeats: int, small: bo
     sec = statistics.median(times)
     return {"kind": kind, "width": width, "mode": mode, "g_width": s.g_width, "d_widths": list(s.d_widths),
             "batch_size": s.batch_size, "autocast": gan.amp, "steps": steps, "repeats": repeats,
-            "ms_per_step": 1000 * sec, "steps_s": 1 / sec, "gflop_per_step": gflop, "gflop_s": gflop / sec}
+            "ms_per_step": 1000 * sec, "steps_s": 1 / sec, "gflop_per_step": gflop, "gflop_s": gflop / sec,
+            "compile_seconds": compile_s}
 
 
 def markdown(res) -> str:
@@ -91,14 +100,15 @@ def markdown(res) -> str:
              f"medians of {res['repeats']} timed runs."
              + (" **--small run: tiny networks, not a measurement.**" if res["small"] else ""), "",
              "| step | width | precision | ms/step | steps/s | speed-up | GFLOP/step | GFLOP/s | "
-             "of fp32 roof | of bf16 roof |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "of fp32 roof | of bf16 roof | compile time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     base = {(r["kind"], r["width"]): r["ms_per_step"] for r in res["rows"] if r["mode"] == "fp32"}
     for r in res["rows"]:
         step = "raw split (mgan)" if r["kind"] == "mgan" else "refinement (pair)"
         lines.append(f"| {step} | {r['width']} | {r['mode']} | {r['ms_per_step']:.0f} | {r['steps_s']:.2f} | "
                      f"{base[(r['kind'], r['width'])] / r['ms_per_step']:.2f}x | {r['gflop_per_step']:.1f} | "
                      f"{r['gflop_s']:.0f} | {r['gflop_s'] / res['roof_fp32']:.0%} | "
-                     f"{r['gflop_s'] / res['roof_bf16']:.0%} |")
+                     f"{r['gflop_s'] / res['roof_bf16']:.0%} | "
+                     + (f"{r['compile_seconds']:.0f} s |" if r.get("compile_seconds") is not None else " |"))
     return "\n".join(lines) + "\n"
 
 
@@ -106,6 +116,7 @@ def run(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--small", action="store_true", help="tiny networks and steps (seconds; not a measurement)")
     p.add_argument("--quick-only", action="store_true")
+    p.add_argument("--compile", action="store_true", help="also the step under torch.compile (fp32 and bf16)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--out", default=None, help="results folder (default benchmarks/results)")
@@ -123,14 +134,14 @@ def run(argv=None) -> dict:
     for width in ["quick"] if args.quick_only or args.small else ["quick", "paper"]:
         steps = args.steps or (2 if args.small else 20 if width == "quick" else 4)
         for kind in ("mgan", "pair"):
-            for mode in MODES:
+            for mode in MODES + (COMPILED if args.compile else ()):
                 r = row(kind, width, mode, X, steps, repeats, args.small)
                 res["rows"].append(r)
                 print(f"{kind} {width} {mode:18s} {r['ms_per_step']:8.1f} ms/step {r['gflop_s']:7.0f} GFLOP/s",
                       flush=True)
     out = Path(args.out) if args.out else HERE / "results"
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"precision-{device_slug(cpu)}" + ("-small" if args.small else "")
+    stem = f"precision-{device_slug(cpu)}" + ("-small" if args.small else "") + ("-compile" if args.compile else "")
     (out / f"{stem}.json").write_text(json.dumps(res, indent=2))
     (out / f"{stem}.md").write_text(markdown(res))
     print(markdown(res))

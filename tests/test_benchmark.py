@@ -222,6 +222,54 @@ def test_deep_baseline_runs_and_writes_a_row(tmp_path, one_thread):
     assert row["acc"]["n"] == 2 and abs(row["acc"]["mean"] - np.mean([r["scores"]["acc"] for r in reps])) < 1e-12
 
 
+class _Node:   # the attributes of a ClustPy cluster-tree node that tree_structure reads
+    def __init__(self, labels, left=None, right=None):
+        self.labels, self.left_node_, self.right_node_ = labels, left, right
+
+    def is_leaf_node(self):
+        return self.left_node_ is None
+
+
+def test_deepect_tree_structure_reads_clustpys_tree_breadth_first():
+    from types import SimpleNamespace
+    root = _Node([0, 1, 2], _Node([0, 2], _Node([0]), _Node([2])), _Node([1]))
+    st = deep_baselines.tree_structure(SimpleNamespace(root_node_=root), np.array([2, 1, 0, 0]))
+    assert st["parent"] == [-1, 0, 0, 1, 1]           # root, its two children, then the left child's two
+    assert st["leaf_of"] == [4, 2, 3, 3]               # label 2 -> node 4, label 1 -> node 2, label 0 -> node 3
+    t = {**st}
+    deep_baselines.score_tree(t, np.array([1, 0, 1, 1]))
+    assert 0 < t["dendrogram_purity"] <= 1 and t["leaf_purity"] == 1.0
+
+
+def test_deepect_runs_keeps_its_tree_and_matches_clustpys_purities(tmp_path, one_thread):
+    pytest.importorskip("clustpy")
+    out = tmp_path / "deep"
+    argv = ["fashion-mnist", "--per-class", "30", "--method", "deepect", "--pretrain-epochs", "2",
+            "--clustering-epochs", "45", "--device", "cpu", "--out", str(out)]
+    assert deep_baselines.main(argv) == 0
+    rep = json.loads((out / "fashion-mnist-deepect-s0.json").read_text())
+    assert rep["method"] == "DeepECT" and rep["trees"]["cut"]["n_leaves"] <= 10
+    for t in rep["trees"].values():
+        assert len(t["leaf_of"]) == 300 and t["dendrogram_purity"] == pytest.approx(t["clustpy_dendrogram_purity"])
+        assert t["leaf_purity"] == pytest.approx(t["clustpy_leaf_purity"])
+    assert deep_baselines.main([*argv, "--rescore"]) == 0
+
+
+def test_granularity_scores_every_cut_of_three_methods():
+    import granularity
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_hierarchy import _tree
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 60)
+    X = rng.normal(size=(60, 5)) + y[:, None]
+    tree = _tree([torch.as_tensor((X[:, 0] > t).astype("float32")) for t in (1.0, 0.0, 2.0)], y)
+    res = granularity.granularity(tree, X, y)
+    assert res["ks"] == [2, 3, 4] and set(res["scores"]) == {"HC-MGAN", "Ward", "k-means"}
+    for per_k in res["scores"].values():
+        assert set(per_k) == {2, 3, 4} and all(0 < v["purity"] <= 1 for v in per_k.values())
+    assert {"dendrogram_purity", "leaf_purity"} <= set(res["hierarchy"]["HC-MGAN"])
+
+
 # ---- refinement of every split of a grown tree ---------------------------------------------------------
 import refine_splits  # noqa: E402
 

@@ -161,12 +161,12 @@ if same:
     km, wd = peers["scores"]["k-means"], peers["scores"]["Ward"]
     win = {m: sum(cuts[k]["acc"] >= peers["scores"][m][str(k)]["acc"] for k in ks) for m in ("Ward", "k-means")}
     best = max(ks, key=lambda k: cuts[k]["acc"] - km[str(k)]["acc"])
-    root = ("above both" if cuts[2]["nmi"] > max(wd["2"]["nmi"], km["2"]["nmi"]) else "not above both")
+    vs = lambda m, x: f"{'above' if cuts[2]['nmi'] > x['2']['nmi'] else 'not above'} {m} ({x['2']['nmi']:.3f})"
+    root = vs("Ward's", wd) + " and " + vs("k-means'", km)
     display(Markdown(
         f"HC-MGAN's cuts match or beat Ward's in ACC at {win['Ward']} of the {len(ks)} values of k, and k-means "
         f"refitted at each k at {win['k-means']}; its best k against k-means is {best} ({cuts[best]['acc']:.3f} "
-        f"against {km[str(best)]['acc']:.3f}). At k = 2 its NMI, {cuts[2]['nmi']:.3f}, is {root} of Ward's "
-        f"({wd['2']['nmi']:.3f}) and k-means' ({km['2']['nmi']:.3f}). At k = {ks[-1]}: ACC {cuts[ks[-1]]['acc']:.3f} "
+        f"against {km[str(best)]['acc']:.3f}). At k = 2 its NMI, {cuts[2]['nmi']:.3f}, is {root}. At k = {ks[-1]}: ACC {cuts[ks[-1]]['acc']:.3f} "
         f"against Ward's {wd[str(ks[-1])]['acc']:.3f} and k-means' {km[str(ks[-1])]['acc']:.3f}."))
 
 # %% [markdown]
