@@ -161,3 +161,33 @@ def test_bad_labels_are_refused():
         dendrogram_purity([0, 1, 1], h, soft=True)
     with pytest.raises(TypeError, match="Hierarchy"):
         dendrogram_purity([0, 1, 1], [[0, 1]])
+
+
+def test_hierarchy_table_reads_the_tree_and_the_seed_folders_that_score_trees(tmp_path):
+    """The hierarchy rows: the chosen tree's report, then each committed seed folder whose reports carry
+    hierarchy scores (mean over its seeds); reports without them (older runs) give no row."""
+    import json
+    from hcmgan_lite import tables
+
+    def report(seed, dp, acc, hierarchy=True):
+        r = {"config": {"profile": "quick", "seed": seed}, "n_leaves": 10, "n_images": 10000, "seconds": 600.0,
+             "scores": {"final": {"acc": acc, "nmi": acc - 0.1}}, "settings": {}}
+        return r | ({"hierarchy": {"dendrogram_purity": dp, "leaf_purity": dp + 0.2}} if hierarchy else {})
+
+    (tmp_path / "trees" / "mnist-quick-s0").mkdir(parents=True)
+    (tmp_path / "trees" / "mnist-quick-s0" / "report.json").write_text(json.dumps(report(0, 0.3, 0.4)))
+    label, folder = tables.COMMITTED_SEEDS[-1][:2]
+    (tmp_path / folder).mkdir()
+    for seed, dp in ((0, 0.40), (1, 0.50)):
+        (tmp_path / folder / f"mnist-s{seed}.json").write_text(json.dumps(report(seed, dp, 0.6)))
+    old = tables.COMMITTED_SEEDS[0][1]
+    (tmp_path / old).mkdir()
+    (tmp_path / old / "mnist-s0.json").write_text(json.dumps(report(0, None, 0.5, hierarchy=False)))
+    rows = [r for r in tables.hierarchy_rows("mnist", tmp_path) if r["method"].startswith("HC-MGAN")]
+    assert len(rows) == 2 and rows[0]["dp"]["mean"] == 0.3 and rows[0]["seeds"] == "0"
+    assert rows[1]["method"].startswith(label) and rows[1]["seeds"] == "0, 1"
+    assert rows[1]["dp"]["mean"] == pytest.approx(0.45) and rows[1]["dp"]["n"] == 2
+    assert rows[1]["lp"]["mean"] == pytest.approx(0.65) and rows[1]["acc"]["mean"] == pytest.approx(0.6)
+    said = tables.hierarchy_verdicts(rows)
+    assert len(said) == 0       # no peer rows in this folder: nothing to compare with
+    assert tables.hierarchy_rows("mnist", tmp_path, tree_run="trees/mnist-quick-s0")[0]["dp"]["mean"] == 0.3

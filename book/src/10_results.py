@@ -16,11 +16,14 @@
 # * **"quick profile"** rows were grown with `scripts/seeds.sh` (one thread
 #   per run, two runs side by side on two CPU cores, other jobs sharing the
 #   machine at times, so their times are upper bounds) and their reports kept
-#   in `book/results/quick-cpu/`. Two rows show other schedules on the same
-#   images: a fixed 1,600 or 3,200 steps for every GAN, however
+#   in `book/results/quick-cpu/`. Three rows show other schedules on the same
+#   images: a fixed 1,600, 3,200 or 6,400 steps for every GAN, however
 #   small its node (`book/results/steps1600-fixed/`, two seeds, about twice
 #   the quick profile's CPU time; `book/results/steps3200-fixed/`, seed 0
-#   only, about five times: 1 h 40 min per tree with one thread).
+#   only, about five times: 1 h 40 min per tree with one thread;
+#   `book/results/steps6400-bf16/`, seed 0 only, with bf16 autocast on a CPU
+#   with native bf16 units (`amp=True`; its speed and quality on such a CPU:
+#   {doc}`03b_budget`), 1 h 18 min with one thread beside other jobs).
 # * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) and the
 #   hierarchical DeepECT (Mautz et al., 2019) from the ClustPy library, an
 #   optional dependency, run on the same images with
@@ -67,6 +70,37 @@ from hcmgan_lite import results, runs, tables
 # %%
 fm = tables.results_rows("fashion-mnist")      # the paper, then the committed runs, each with its command
 Markdown(tables.results_markdown(fm))
+
+# %% [markdown]
+# Steps per GAN are the method's lever: the same images, the same width, each
+# tree grown with more steps for every GAN (each dot a seed, the line their
+# mean; k-means and Ward on the same images as flat lines):
+
+# %%
+import matplotlib.pyplot as plt
+sched = (("quick (300-1,600)", "quick-cpu"), ("1,600", "steps1600-fixed"), ("3,200", "steps3200-fixed"),
+         ("6,400 (bf16)", "steps6400-bf16"))
+reps = [results.load(f"results/{folder}", "fashion-mnist-s*.json") for _, folder in sched]
+mean = lambda rs, m, b=None: sum((r["baselines"][b] if b else r["scores"]["final"])[m] for r in rs) / len(rs)  # noqa: E731
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+for ax, m, name in ((axes[0], "acc", "ACC"), (axes[1], "nmi", "NMI")):
+    per = [[r["scores"]["final"][m] for r in rs] for rs in reps]
+    for i, v in enumerate(per):
+        ax.scatter([i] * len(v), v, color="C0", alpha=0.6)
+    ax.plot(range(len(per)), [mean(rs, m) for rs in reps], color="C0", label="HC-MGAN Lite")
+    for b, style in (("k-means", "--"), ("ward", ":")):
+        ax.axhline(mean(reps[0], m, b), color="gray", ls=style, label=b.replace("ward", "Ward"))
+    ax.set(xticks=range(len(sched)), xticklabels=[s.replace(" ", "\n") for s, _ in sched], xlabel="steps per GAN", title=name)
+axes[0].legend(); axes[0].set_ylabel("score (10,000 Fashion-MNIST images)")
+plt.show()
+
+# %%
+steps = [f"{label} ({len(rs)} seed{'s' * (len(rs) > 1)})" for (label, _), rs in zip(sched, reps)]
+for m, name in (("acc", "ACC"), ("nmi", "NMI")):
+    km, wd, last = mean(reps[0], m, "k-means"), mean(reps[0], m, "ward"), mean(reps[-1], m)
+    display(Markdown(f"* {name}: " + ", ".join(f"{mean(rs, m):.3f} at {st}" for st, rs in zip(steps, reps))
+                     + f" steps per GAN; k-means {km:.3f}, Ward {wd:.3f}: the longest schedule is "
+                     + f"{'above' if last > km else 'below'} k-means and {'above' if last > wd else 'below'} Ward."))
 
 # %% [markdown]
 # The quick-profile tree also clusters the 60,000 Fashion-MNIST images it was
