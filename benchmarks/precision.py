@@ -95,7 +95,7 @@ def row(kind: str, width: str, mode: str, X, steps: int, repeats: int, small: bo
 
 def markdown(res) -> str:
     lines = [f"# Step speed by precision on {res['device']}", "",
-             f"torch {res['torch']}, {res['threads']} threads; native bf16: {res['native_bf16']}; measured roofs "
+             f"torch {res['torch']}, {res['threads']} thread{'s' * (res['threads'] != 1)}; native bf16: {res['native_bf16']}; measured roofs "
              f"(4096^2 matmul): fp32 {res['roof_fp32']:.0f} GFLOP/s, bf16 {res['roof_bf16']:.0f} GFLOP/s; "
              f"medians of {res['repeats']} timed runs."
              + (" **--small run: tiny networks, not a measurement.**" if res["small"] else ""), "",

@@ -116,6 +116,24 @@ Markdown(f"On {prec['device']} (torch {prec['torch']}, {prec['threads']} threads
          + "\n\n" + ("Quality: " + "; ".join(said) + "." if said else ""))
 
 # %% [markdown]
+# `torch.compile` of the networks (`compile=True`, off in every profile) was
+# measured the same way with `python benchmarks/precision.py --compile
+# --quick-only` (one thread, compile time counted apart):
+
+# %%
+comp = hc.results.load(Path("../benchmarks/results/precision-cpu-2cores-compile.json"))[0]
+eager = {(r["kind"], r["mode"]): r["ms_per_step"] for r in comp["rows"]}
+said = [f"{'raw split' if r['kind'] == 'mgan' else 'refinement'}, {r['mode']}: {r['ms_per_step']:.0f} ms "
+        f"against {eager[(r['kind'], r['mode'].split(' + ')[0])]:.0f} ms eager "
+        f"({eager[(r['kind'], r['mode'].split(' + ')[0])] / r['ms_per_step']:.2f}x, after {r['compile_seconds']:.0f} s "
+        "of compiling)" for r in comp["rows"] if r["compile_seconds"] is not None]
+faster = [r for r in comp["rows"] if r["compile_seconds"] is not None
+          and r["ms_per_step"] < eager[(r["kind"], r["mode"].split(" + ")[0])]]
+Markdown(f"On {comp['device']}, {comp['threads']} thread{'s' * (comp['threads'] != 1)}: " + "; ".join(said) + ". "
+         + ("Compiling is slower here than the eager step, so no profile uses it." if not faster else
+            f"Compiling is faster in {len(faster)} of {len(said)} cases."))
+
+# %% [markdown]
 # ## What does more training buy?
 #
 # The quick profile trains each GAN for 300 to 1,600 steps; the paper's
