@@ -23,7 +23,8 @@
 #   only, about five times: 1 h 40 min per tree with one thread;
 #   `book/results/steps6400-bf16/`, seed 0 only, with bf16 autocast on a CPU
 #   with native bf16 units (`amp=True`; its speed and quality on such a CPU:
-#   {doc}`03b_budget`), 1 h 18 min with one thread beside other jobs).
+#   {doc}`03b_budget`), 78 min (Fashion-MNIST) and 113 min (MNIST) per tree
+#   with one thread, other jobs sharing the machine).
 # * **Deep clustering baseline** rows are IDEC (Guo et al., 2017) and the
 #   hierarchical DeepECT (Mautz et al., 2019) from the ClustPy library, an
 #   optional dependency, run on the same images with
