@@ -355,31 +355,34 @@ TREEVAE = {"mnist": 0.879, "fashion-mnist": 0.534}   # TreeVAE's published dendr
 
 
 def hierarchy_rows(dataset: str, results="results", tree_run: str | None = None) -> list[dict]:
-    """Trees on the same images, scored as trees: HC-MGAN's committed tree (``trees/<dataset>-quick-s0``) with its
-    report's Ward and k-means, DeepECT's seeds (``deep-baselines``), and TreeVAE's published number (its data).
-    Each row: method, images, seeds, ACC, NMI, dendrogram purity, leaf purity (mean ± std), minutes."""
+    """Trees on the same images, scored as trees: HC-MGAN's committed tree (``trees/<dataset>-quick-s0``, or
+    ``tree_run``) with its report's Ward and k-means, then (without ``tree_run``) each :data:`COMMITTED_SEEDS`
+    folder whose reports carry hierarchy scores, DeepECT's seeds (``deep-baselines``), and TreeVAE's published
+    number (its data). Each row: method, images, seeds, ACC, NMI, dendrogram purity, leaf purity (mean ± std
+    over seeds), minutes."""
     import json
     results = Path(results)
     one = lambda v: None if v is None else {"mean": v, "std": 0.0, "n": 1}  # noqa: E731
     rows = []
     run = results / (tree_run or f"trees/{dataset}-quick-s0")
-    families = [("HC-MGAN Lite, {} profile, one tree, {} leaves", [json.loads((run / "report.json").read_text())]
-                 if (run / "report.json").is_file() else [])]
+    families = []
+    if (run / "report.json").is_file():
+        rep = json.loads((run / "report.json").read_text())
+        families.append((f"HC-MGAN Lite, {rep['config'].get('profile', '?')} profile, one tree", [rep]))
     if tree_run is None:          # the committed seed folders whose reports score the tree as a tree
-        families += [(label + ", {2} leaves", [r for r in _committed(results / folder, f"{dataset}-s*.json")
-                                               if "hierarchy" in r]) for label, folder, *_ in COMMITTED_SEEDS]
+        families += [(label, [r for r in _committed(results / folder, f"{dataset}-s*.json") if "hierarchy" in r])
+                     for label, folder, *_ in COMMITTED_SEEDS]
     for label, reps in families:
         if not reps:
             continue
-        r0 = reps[0]
-        tree = lambda key: stats([r["hierarchy"].get(key) for r in reps]) if "hierarchy" in r0 else None  # noqa: E731
+        scored = all(r.get("hierarchy") for r in reps)          # older reports carry no hierarchy scores
+        tree = lambda key: stats([r["hierarchy"][key] for r in reps]) if scored else None  # noqa: E731
         flat = lambda key: stats([r["scores"]["final"][key] for r in reps])  # noqa: E731
-        rows.append({"method": label.format(r0["config"].get("profile", "?"), r0["n_leaves"], r0["n_leaves"]),
-                     "images": f"{r0['n_images']:,}", "seeds": ", ".join(str(r["config"].get("seed", "")) for r in reps),
+        rows.append({"method": f"{label}, {reps[0]['n_leaves']} leaves", "images": f"{reps[0]['n_images']:,}",
+                     "seeds": ", ".join(str(r["config"].get("seed", "")) for r in reps),
                      "acc": flat("acc"), "nmi": flat("nmi"), "dp": tree("dendrogram_purity"),
                      "lp": tree("leaf_purity"), "minutes": float(np.mean([r["seconds"] for r in reps])) / 60})
     if (run / "report.json").is_file():
-        rep = json.loads((run / "report.json").read_text())
         what, k = f"{rep['n_images']:,}", rep["n_leaves"]
         b = rep.get("baselines", {})
         if "dendrogram_purity" in b.get("ward", {}):
